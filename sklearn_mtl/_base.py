@@ -300,7 +300,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             mean, scale = self._target_mean, self._target_scale
 
         labelled = ~np.isnan(Y)
-        Z = np.where(labelled, (Y - mean) / scale, 0.0)
+        Z = np.where(labelled, (Y - mean) / np.where(scale > 0, scale, 1.0), 0.0)
         cell_weights = np.where(labelled, sample_weight[:, None], 0.0)
         train, valid = np.arange(len(X)), None
         if self.early_stopping:
@@ -334,7 +334,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
 
     def _target_scaling(self, Y, sample_weight):
-        """Per-task weighted mean and std of the labelled targets."""
+        """Per-task weighted mean and std of the labelled targets.
+
+        A task whose labelled targets are constant gets scale 0: it trains on
+        zeros and is predicted as exactly that constant.
+        """
         mean, scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
         if not self.standardize_targets:
             return mean, scale
@@ -344,7 +348,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             w = w if w.sum() > 0 else np.ones_like(w)
             mean[t] = np.average(Y[rows, t], weights=w)
             std = np.sqrt(np.average((Y[rows, t] - mean[t]) ** 2, weights=w))
-            scale[t] = std if std > 1e-12 * max(1.0, abs(mean[t])) else 1.0
+            scale[t] = std if std > 1e-12 * max(1.0, abs(mean[t])) else 0.0
         return mean, scale
 
     def _make_net(self, n_features, n_tasks, n_train, device, seed):
@@ -359,6 +363,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         callbacks = [("stopper", self._make_stopper())]
         kwargs = {f"optimizer__{k}": v for k, v in optimizer_defaults.items()}
         kwargs.update(criterion_kwargs)
+        if not self.verbose:
+            kwargs["callbacks__print_log"] = None  # skip its per-batch hooks
         kwargs.update(self._net_kwargs())
         return MultiTaskNet(
             module=self._build_module(n_features, n_tasks),

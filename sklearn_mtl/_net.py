@@ -115,6 +115,18 @@ class MultiTaskNet(NeuralNet):
         self.penalty = penalty
         self.shuffle_generator = shuffle_generator
 
+    # ---- pickling: CUDA-trained nets must load on CPU-only machines --------
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_task_stats", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if self.initialized_:
+            self.task_weighting.to(self.device)
+            self._reset_task_stats(self.task_weighting.n_tasks_)
+
     # ---- data path -------------------------------------------------------
     def get_split_datasets(self, X, y=None, **fit_params):
         """Return the split made by the estimator (a :class:`SplitData`)."""
@@ -139,11 +151,17 @@ class MultiTaskNet(NeuralNet):
         return self
 
     def _reset_task_stats(self, n_tasks):
-        zeros = torch.zeros(n_tasks, dtype=torch.float64, device=self.device)
+        """Per-task [loss sums, label weights] of the epoch, kept on the device."""
         self._task_stats = {
-            "train": [zeros.clone(), zeros.clone()],
-            "valid": [zeros.clone(), zeros.clone()],
+            prefix: torch.zeros(2, n_tasks, dtype=torch.float64, device=self.device)
+            for prefix in ("train", "valid")
         }
+
+    def _set_training(self, training=True):
+        # skorch switches modes before every batch; the recursive module.train()
+        # costs more than a small batch's loss, so only switch on a change.
+        if self.module_.training != training:
+            super()._set_training(training)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted masked task losses, plus the penalty while training."""
@@ -153,9 +171,9 @@ class MultiTaskNet(NeuralNet):
         counts = cell_weights.sum(dim=0)
         present = counts > 0
         task_losses = sums / torch.where(present, counts, torch.ones_like(counts))
-        stats = self._task_stats["train" if training else "valid"]
-        stats[0] += sums.detach()
-        stats[1] += counts
+        self._task_stats["train" if training else "valid"] += torch.stack(
+            (sums.detach(), counts)
+        )
         loss = self.task_weighting.combine(task_losses, present)
         if training and self.penalty is not None:
             loss = loss + self.penalty(self.module_)
@@ -166,8 +184,7 @@ class MultiTaskNet(NeuralNet):
         """Start a history row and zero the per-task sums."""
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         for stats in self._task_stats.values():
-            stats[0].zero_()
-            stats[1].zero_()
+            stats.zero_()
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         """Record per-task losses and weights; stop if the loss diverged."""

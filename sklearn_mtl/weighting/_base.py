@@ -60,6 +60,13 @@ class TaskWeighting(BaseEstimator):
         """Update state once per epoch from the epoch's mean task losses."""
 
     def to(self, device):
-        """Move tensor state to ``device`` (used after unpickling); return self."""
-        self._weights_tensor = self._weights_tensor.to(device)
+        """Move every tensor attribute to ``device``; return self."""
+        for name, value in vars(self).items():
+            if torch.is_tensor(value):
+                setattr(self, name, value.to(device))
         return self
+
+    def __getstate__(self):
+        # tensors travel on the CPU, so a CUDA-trained model unpickles anywhere
+        state = super().__getstate__()
+        return {k: v.cpu() if torch.is_tensor(v) else v for k, v in state.items()}

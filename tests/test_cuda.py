@@ -1,0 +1,69 @@
+"""CUDA behaviour; every test here is skipped when no GPU is present (conftest hook)."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sklearn_mtl import MultiTaskRegressor
+from sklearn_mtl.datasets import make_multitask_regression
+
+pytestmark = pytest.mark.cuda
+
+KW = dict(hidden_layer_sizes=(32,), batch_size=32, max_epochs=20, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def cuda_model():
+    X, Y = make_multitask_regression(n_samples=300, n_tasks=3, missing_rate=0.3, random_state=0)
+    return MultiTaskRegressor(device="cuda", **KW).fit(X, Y), X, Y
+
+
+def test_auto_device_picks_cuda():
+    X, Y = make_multitask_regression(n_samples=50, n_tasks=2, random_state=0)
+    model = MultiTaskRegressor(device="auto", **KW).fit(X, Y)
+    assert model.net_.device == "cuda"
+    assert next(model.net_.module_.parameters()).is_cuda
+
+
+def test_fit_predict_on_cuda_returns_float64_numpy(cuda_model):
+    model, X, Y = cuda_model
+    pred = model.predict(X)
+    assert isinstance(pred, np.ndarray) and pred.dtype == np.float64
+    assert pred.shape == Y.shape and model.score(X, Y) > 0.5
+    assert model.history_[0, "train_loss"] > 2 * model.history_[-1, "train_loss"]
+
+
+def test_cuda_and_cpu_fits_agree(cuda_model):
+    model, X, Y = cuda_model
+    cpu = MultiTaskRegressor(device="cpu", **KW).fit(X, Y)
+    assert abs(cpu.score(X, Y) - model.score(X, Y)) < 0.1
+
+
+def test_cuda_model_unpickles_and_predicts_on_a_cpu_only_machine(cuda_model, tmp_path):
+    model, X, _ = cuda_model
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "expected.npy", model.predict(X))
+    script = f"""
+import pickle, warnings, numpy as np, torch
+assert not torch.cuda.is_available()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    model = pickle.loads(open({str(path)!r}, "rb").read())
+pred = model.predict(np.load({str(tmp_path / 'X.npy')!r}))
+np.testing.assert_allclose(pred, np.load({str(tmp_path / 'expected.npy')!r}), rtol=1e-5, atol=1e-6)
+model.partial_fit(np.load({str(tmp_path / 'X.npy')!r}), pred)  # and can keep training
+print("ok", model.net_.device)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok cpu" in result.stdout
