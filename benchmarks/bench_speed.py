@@ -21,10 +21,10 @@ import warnings
 
 import numpy as np
 import torch
-from skorch import NeuralNetRegressor
 from sklearn.metrics import r2_score
 from sklearn.multioutput import MultiOutputRegressor
 from sklearn.neural_network import MLPRegressor
+from skorch import NeuralNetRegressor
 
 from sklearn_mtl import MultiTaskRegressor
 from sklearn_mtl.datasets import make_multitask_regression
@@ -39,33 +39,46 @@ def build_module(n_features, n_tasks, hidden):
 class Floor:
     """The hand-written loop: tensors built once, Adam, MSE, shuffled slices."""
 
-    def __init__(self, hidden, epochs, batch_size, lr, seed):
+    def __init__(self, hidden, epochs, batch_size, lr, seed, device="cpu"):
         self.hidden, self.epochs, self.batch_size, self.lr, self.seed = (
-            hidden, epochs, batch_size, lr, seed,
+            hidden,
+            epochs,
+            batch_size,
+            lr,
+            seed,
         )
+        self.device = device
 
     def fit(self, X, Y):
         torch.manual_seed(self.seed)
-        Xt = torch.tensor(X, dtype=torch.float32)
-        Yt = torch.tensor(Y, dtype=torch.float32)
-        self.module = build_module(X.shape[1], Y.shape[1], self.hidden)
+        Xt = torch.tensor(X, dtype=torch.float32, device=self.device)
+        Yt = torch.tensor(Y, dtype=torch.float32, device=self.device)
+        self.module = build_module(X.shape[1], Y.shape[1], self.hidden).to(self.device)
         opt = torch.optim.Adam(self.module.parameters(), lr=self.lr)
         n = len(Xt)
         for _ in range(self.epochs):
-            order = torch.randperm(n)
+            order = torch.randperm(n).to(self.device)
             for start in range(0, n, self.batch_size):
                 rows = order[start : start + self.batch_size]
                 opt.zero_grad()
                 loss = torch.nn.functional.mse_loss(self.module(Xt[rows]), Yt[rows])
                 loss.backward()
                 opt.step()
+        sync(self.device)
         return self
 
     def predict(self, X, dtype=torch.float32):
         module = self.module if dtype == torch.float32 else build_double(self.module)
         module.eval()
         with torch.inference_mode():
-            return module(torch.tensor(X, dtype=dtype)).numpy()
+            return (
+                module(torch.tensor(X, dtype=dtype, device=self.device)).cpu().numpy()
+            )
+
+
+def sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
 
 
 def build_double(module):
@@ -83,42 +96,74 @@ def main():
     parser.add_argument("--quick", action="store_true", help="10,000 rows, 5 epochs")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--skip-slow", action="store_true",
-                        help="leave out MultiOutputRegressor(MLPRegressor)")
+    parser.add_argument(
+        "--skip-slow",
+        action="store_true",
+        help="leave out MultiOutputRegressor(MLPRegressor)",
+    )
     args = parser.parse_args()
 
-    n_train, n_features, n_tasks, epochs = (10_000, 64, 8, 5) if args.quick else (
-        50_000, 64, 8, 15)
+    n_train, n_features, n_tasks, epochs = (
+        (10_000, 64, 8, 5) if args.quick else (50_000, 64, 8, 15)
+    )
     hidden, batch_size, lr = (256, 256), 256, 1e-3
     X, Y = make_multitask_regression(
-        n_samples=n_train + 10_000, n_features=n_features, n_tasks=n_tasks,
-        noise=0.1, random_state=0,
+        n_samples=n_train + 10_000,
+        n_features=n_features,
+        n_tasks=n_tasks,
+        noise=0.1,
+        random_state=0,
     )
-    X_train, Y_train, X_test, Y_test = X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
+    X_train, Y_train, X_test, Y_test = (
+        X[:n_train],
+        Y[:n_train],
+        X[n_train:],
+        Y[n_train:],
+    )
     device = args.device
-    print(f"shape {n_train} x {n_features}, {n_tasks} tasks, trunk {hidden}, "
-          f"{epochs} epochs, batch {batch_size}, device {device}")
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"{platform.processor() or platform.machine()}, OPENBLAS_CORETYPE="
-          f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(
+        f"shape {n_train} x {n_features}, {n_tasks} tasks, trunk {hidden}, "
+        f"{epochs} epochs, batch {batch_size}, device {device}"
+    )
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"{platform.processor() or platform.machine()}, OPENBLAS_CORETYPE="
+        f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
+    )
 
     def mtr():
         return MultiTaskRegressor(
-            hidden_layer_sizes=hidden, alpha=0.0, lr=lr, batch_size=batch_size,
-            max_epochs=epochs, n_iter_no_change=epochs + 1, device=device, random_state=0,
+            hidden_layer_sizes=hidden,
+            alpha=0.0,
+            lr=lr,
+            batch_size=batch_size,
+            max_epochs=epochs,
+            n_iter_no_change=epochs + 1,
+            device=device,
+            random_state=0,
         )
 
     def skorch_default():
         return NeuralNetRegressor(
-            build_module(n_features, n_tasks, hidden), optimizer=torch.optim.Adam,
-            lr=lr, batch_size=batch_size, max_epochs=epochs, train_split=None,
-            verbose=0, device=device,
+            build_module(n_features, n_tasks, hidden),
+            optimizer=torch.optim.Adam,
+            lr=lr,
+            batch_size=batch_size,
+            max_epochs=epochs,
+            train_split=None,
+            verbose=0,
+            device=device,
         )
 
     def mlp():
         return MLPRegressor(
-            hidden_layer_sizes=hidden, alpha=0.0, learning_rate_init=lr,
-            batch_size=batch_size, max_iter=epochs, tol=0.0, n_iter_no_change=epochs + 1,
+            hidden_layer_sizes=hidden,
+            alpha=0.0,
+            learning_rate_init=lr,
+            batch_size=batch_size,
+            max_iter=epochs,
+            tol=0.0,
+            n_iter_no_change=epochs + 1,
             random_state=0,
         )
 
@@ -138,49 +183,61 @@ def main():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # warm-up: the first torch fit in a process pays for thread-pool start-up
-        Floor(hidden, 1, batch_size, lr, 0).fit(X_train[:2000], Y_train[:2000])
+        Floor(hidden, 1, batch_size, lr, 0, device).fit(X_train[:2000], Y_train[:2000])
         mtr().set_params(max_epochs=1).fit(X_train[:2000], Y_train[:2000])
         for _ in range(args.repeats):
-            fit_s, floor = timed(lambda: Floor(hidden, epochs, batch_size, lr, 0).fit(
-                X_train, Y_train))
+            fit_s, floor = timed(
+                lambda: Floor(hidden, epochs, batch_size, lr, 0, device).fit(
+                    X_train, Y_train
+                )
+            )
             record("floor: PyTorch loop, float32 predict", fit_s, floor)
-            rows.setdefault("floor: PyTorch loop, float64 predict",
-                            {"fit": [], "predict": [], "r2": []})
-            rows["floor: PyTorch loop, float64 predict"]["fit"].append(fit_s)
-            floor.predict(X_test, torch.float64)  # warm-up
-            p64 = statistics.median(
-                timed(lambda: floor.predict(X_test, torch.float64))[0] for _ in range(5))
-            pred64 = floor.predict(X_test, torch.float64)
-            rows["floor: PyTorch loop, float64 predict"]["predict"].append(p64)
-            rows["floor: PyTorch loop, float64 predict"]["r2"].append(
-                r2_score(Y_test, pred64))
+            record(
+                "floor: PyTorch loop, float64 predict",
+                fit_s,
+                floor,
+                lambda floor=floor: floor.predict(X_test, torch.float64),
+            )
             fit_s, model = timed(lambda: mtr().fit(X_train, Y_train))
             record("MultiTaskRegressor (float64 predict, default)", fit_s, model)
             model.set_params(predict_dtype="float32")
             record("MultiTaskRegressor (float32 predict)", fit_s, model)
-            fit_s, net = timed(lambda: skorch_default().fit(
-                X_train.astype(np.float32), Y_train.astype(np.float32)))
-            record("skorch NeuralNetRegressor (default DataLoader)", fit_s, net,
-                   lambda net=net: net.predict(X_test.astype(np.float32)))
+            fit_s, net = timed(
+                lambda: skorch_default().fit(
+                    X_train.astype(np.float32), Y_train.astype(np.float32)
+                )
+            )
+            record(
+                "skorch NeuralNetRegressor (default DataLoader)",
+                fit_s,
+                net,
+                lambda net=net: net.predict(X_test.astype(np.float32)),
+            )
         fit_s, model = timed(lambda: mlp().fit(X_train, Y_train))
         record("sklearn MLPRegressor (one network, 8 outputs)", fit_s, model)
         if not args.skip_slow:
-            fit_s, model = timed(lambda: MultiOutputRegressor(mlp()).fit(X_train, Y_train))
+            fit_s, model = timed(
+                lambda: MultiOutputRegressor(mlp()).fit(X_train, Y_train)
+            )
             record("sklearn MultiOutputRegressor(MLPRegressor)", fit_s, model)
 
     floor32 = rows["floor: PyTorch loop, float32 predict"]
     floor64 = rows["floor: PyTorch loop, float64 predict"]
     fit_floor = statistics.median(floor32["fit"])
     print()
-    print("| model | fit s | fit / floor | predict s | predict / floor (same precision) "
-          "| test R^2 |")
+    print(
+        "| model | fit s | fit / floor | predict s | predict / floor (same precision) "
+        "| test R^2 |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows.items():
         ref = floor64 if "float64" in name else floor32
         fit, pred = statistics.median(r["fit"]), statistics.median(r["predict"])
         ratio_pred = pred / statistics.median(ref["predict"])
-        print(f"| {name} | {fit:.2f} | {fit / fit_floor:.2f}x | {pred:.3f} | "
-              f"{ratio_pred:.2f}x | {statistics.median(r['r2']):.3f} |")
+        print(
+            f"| {name} | {fit:.2f} | {fit / fit_floor:.2f}x | {pred:.3f} | "
+            f"{ratio_pred:.2f}x | {statistics.median(r['r2']):.3f} |"
+        )
 
 
 if __name__ == "__main__":

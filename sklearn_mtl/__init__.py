@@ -2,6 +2,7 @@
 
 from . import datasets
 from ._multitask import MultiTaskRegressor
+from ._transfer import TransferEstimator
 from ._validation import stack_tasks
 from .exceptions import TrainingDivergedError
 
@@ -9,6 +10,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "MultiTaskRegressor",
+    "TransferEstimator",
     "TrainingDivergedError",
     "datasets",
     "stack_tasks",

@@ -6,8 +6,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from skorch.callbacks import EarlyStopping
-from skorch.utils import noop
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -17,6 +15,8 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from skorch.callbacks import EarlyStopping
+from skorch.utils import noop
 
 from ._net import MultiTaskNet, SplitData, TensorData
 from ._penalties import L2Penalty
@@ -137,7 +137,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         "standardize_targets": ["boolean"],
         "optimizer": [StrOptions(set(OPTIMIZERS)), HasMethods(["step", "zero_grad"])],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -155,13 +158,29 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def _build_module(self, n_features, n_tasks):
         """Return a fresh ``torch.nn.Module`` mapping features to task outputs."""
 
-    def _build_penalty(self):
+    def _build_penalty(self, module):
         """Return ``penalty(module)`` added to the training loss, or None."""
         return L2Penalty(self.alpha) if self.alpha > 0 else None
 
     def _net_kwargs(self):
         """Extra keyword arguments for the skorch net (e.g. param groups)."""
         return {}
+
+    def _extra_callbacks(self):
+        """Extra ``(name, callback)`` pairs for the skorch net."""
+        return []
+
+    def _initialize_from_data(self, net, X, Z, cell_weights, target_scaling):
+        """Adjust a freshly initialised net using the training rows (no-op here).
+
+        ``Z`` are the standardised targets (0 where unlabelled),
+        ``cell_weights`` the sample weights masked by the labels and
+        ``target_scaling`` the ``(mean, scale)`` pair of this fit.
+        """
+
+    def _epochs_to_train(self, net, epochs):
+        """Return how many gradient epochs to run for a request of ``epochs``."""
+        return epochs
 
     # ---- public API --------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -245,14 +264,17 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             Mean over tasks of R^2.
         """
         Y = check_array(
-            y, ensure_2d=False, dtype=np.float64, ensure_all_finite="allow-nan",
+            y,
+            ensure_2d=False,
+            dtype=np.float64,
+            ensure_all_finite="allow-nan",
             input_name="y",
         )
         return masked_r2_score(Y, self.predict(X), sample_weight)
 
     @property
     def history_(self):
-        """skorch ``History`` of the training: losses per epoch, per task."""
+        """Skorch ``History`` of the training: losses per epoch, per task."""
         check_is_fitted(self)
         return self.net_.history
 
@@ -321,16 +343,21 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             if first:
                 net = self._make_net(X.shape[1], Y.shape[1], len(train), device, seed)
                 net.initialize()
+                self._initialize_from_data(
+                    net, X[train], Z[train], cell_weights[train], (mean, scale)
+                )
             else:
                 net = self.net_
-            net.partial_fit(data, epochs=epochs)
+            epochs = self._epochs_to_train(net, epochs)
+            if epochs > 0:
+                net.partial_fit(data, epochs=epochs)
         if first:
             self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
             self._y_is_1d, self._target_mean, self._target_scale = is_1d, mean, scale
         return self
 
     def _check_hyperparameters(self):
-        """Checks beyond ``_parameter_constraints``; raise ValueError if off."""
+        """Check what ``_parameter_constraints`` cannot; raise ValueError if off."""
         check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
 
     def _target_scaling(self, Y, sample_weight):
@@ -360,14 +387,15 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         )
         batch_size = min(256, n_train) if self.batch_size == "auto" else self.batch_size
         criterion_kwargs = {"criterion__reduction": "none"}
-        callbacks = [("stopper", self._make_stopper())]
+        callbacks = [("stopper", self._make_stopper()), *self._extra_callbacks()]
         kwargs = {f"optimizer__{k}": v for k, v in optimizer_defaults.items()}
         kwargs.update(criterion_kwargs)
         if not self.verbose:
             kwargs["callbacks__print_log"] = None  # skip its per-batch hooks
         kwargs.update(self._net_kwargs())
+        module = self._build_module(n_features, n_tasks)
         return MultiTaskNet(
-            module=self._build_module(n_features, n_tasks),
+            module=module,
             criterion=LOSSES[self.loss],
             optimizer=optimizer,
             lr=self.lr,
@@ -378,7 +406,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             device=device,
             verbose=self.verbose,
             task_weighting=weighting,
-            penalty=self._build_penalty(),
+            penalty=self._build_penalty(module),
             shuffle_generator=torch.Generator().manual_seed(seed),
             **kwargs,
         )

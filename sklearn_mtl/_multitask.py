@@ -120,7 +120,10 @@ class MultiTaskRegressor(BaseNetworkRegressor):
 
     _parameter_constraints: dict = {
         **BaseNetworkRegressor._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
     }
 
     def __init__(

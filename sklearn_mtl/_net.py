@@ -70,7 +70,10 @@ class TensorBatches:
         if not self.shuffle:
             for start in range(0, n, size):
                 stop = start + size
-                yield data.X[start:stop], (data.Y[start:stop], data.cell_weights[start:stop])
+                yield (
+                    data.X[start:stop],
+                    (data.Y[start:stop], data.cell_weights[start:stop]),
+                )
             return
         order = torch.randperm(n, generator=self.generator).to(data.X.device)
         for start in range(0, n, size):
@@ -201,9 +204,10 @@ class MultiTaskNet(NeuralNet):
     def _stop_on_divergence(self):
         """Restore the best early-stopping weights if there are any, else raise."""
         for _, callback in self.callbacks_:
-            if getattr(callback, "load_best", False) and getattr(
-                callback, "best_model_weights_", None
-            ) is not None:
+            if (
+                getattr(callback, "load_best", False)
+                and getattr(callback, "best_model_weights_", None) is not None
+            ):
                 self.history.record("diverged", True)
                 raise KeyboardInterrupt  # skorch's way to stop; best weights load
         raise TrainingDivergedError(

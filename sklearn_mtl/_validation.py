@@ -123,8 +123,7 @@ def stack_tasks(tasks):
     """
     if isinstance(tasks, (str, bytes)) or not hasattr(tasks, "__len__"):
         raise TypeError(
-            "tasks must be a sequence of (X_t, y_t) pairs, got "
-            f"{type(tasks).__name__}."
+            f"tasks must be a sequence of (X_t, y_t) pairs, got {type(tasks).__name__}."
         )
     if len(tasks) == 0:
         raise ValueError("tasks is empty: give at least one (X_t, y_t) pair.")
@@ -151,7 +150,7 @@ def stack_tasks(tasks):
     widths = [y.shape[1] for y in ys]
     Y = np.full((sum(len(x) for x in Xs), sum(widths)), np.nan)
     row, col = 0, 0
-    for y_t, width in zip(ys, widths):
+    for y_t, width in zip(ys, widths, strict=True):
         Y[row : row + len(y_t), col : col + width] = y_t
         row += len(y_t)
         col += width
@@ -196,4 +195,3 @@ def masked_r2_score(Y_true, Y_pred, sample_weight=None):
         else:
             scores.append(1.0 - numerator / denominator)
     return float(np.mean(scores))
-

@@ -73,7 +73,9 @@ class TaskHeadsModule(nn.Module):
         Dropout after each hidden head layer.
     """
 
-    def __init__(self, n_inputs, n_tasks, layer_sizes=(), activation="relu", dropout=0.0):
+    def __init__(
+        self, n_inputs, n_tasks, layer_sizes=(), activation="relu", dropout=0.0
+    ):
         super().__init__()
         self.n_tasks = n_tasks
         self.output = None
@@ -83,10 +85,12 @@ class TaskHeadsModule(nn.Module):
             self.output = nn.Linear(n_inputs, n_tasks)
             return
         widths = [n_inputs, *layer_sizes, 1]
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+        for fan_in, fan_out in zip(widths[:-1], widths[1:], strict=True):
             bound = 1.0 / math.sqrt(fan_in)
             self.weights.append(
-                nn.Parameter(torch.empty(n_tasks, fan_in, fan_out).uniform_(-bound, bound))
+                nn.Parameter(
+                    torch.empty(n_tasks, fan_in, fan_out).uniform_(-bound, bound)
+                )
             )
             self.biases.append(
                 nn.Parameter(torch.empty(n_tasks, 1, fan_out).uniform_(-bound, bound))
@@ -100,7 +104,7 @@ class TaskHeadsModule(nn.Module):
             return self.output(h)
         z = h.unsqueeze(0).expand(self.n_tasks, *h.shape)
         last = len(self.weights) - 1
-        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = torch.baddbmm(bias, z, weight)
             if i < last:
                 z = self.dropout(self.activation(z))

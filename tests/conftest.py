@@ -18,7 +18,9 @@ def pytest_collection_modifyitems(config, items):
     """Skip every test marked ``cuda`` when no CUDA device is present."""
     if torch.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU; torch.cuda.is_available() is False")
+    skip = pytest.mark.skip(
+        reason="needs a CUDA GPU; torch.cuda.is_available() is False"
+    )
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)

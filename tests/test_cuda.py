@@ -17,7 +17,9 @@ KW = dict(hidden_layer_sizes=(32,), batch_size=32, max_epochs=20, random_state=0
 
 @pytest.fixture(scope="module")
 def cuda_model():
-    X, Y = make_multitask_regression(n_samples=300, n_tasks=3, missing_rate=0.3, random_state=0)
+    X, Y = make_multitask_regression(
+        n_samples=300, n_tasks=3, missing_rate=0.3, random_state=0
+    )
     return MultiTaskRegressor(device="cuda", **KW).fit(X, Y), X, Y
 
 
@@ -54,9 +56,11 @@ assert not torch.cuda.is_available()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     model = pickle.loads(open({str(path)!r}, "rb").read())
-pred = model.predict(np.load({str(tmp_path / 'X.npy')!r}))
-np.testing.assert_allclose(pred, np.load({str(tmp_path / 'expected.npy')!r}), rtol=1e-5, atol=1e-6)
-model.partial_fit(np.load({str(tmp_path / 'X.npy')!r}), pred)  # and can keep training
+X = np.load({str(tmp_path / "X.npy")!r})
+expected = np.load({str(tmp_path / "expected.npy")!r})
+pred = model.predict(X)
+np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-6)
+model.partial_fit(X, pred)  # and can keep training
 print("ok", model.net_.device)
 """
     result = subprocess.run(

@@ -7,7 +7,12 @@ def test_make_mlp_layers_and_width():
     mlp = make_mlp(5, (8, 4), activation="tanh", dropout=0.1)
     assert mlp.out_features == 4
     assert [type(m).__name__ for m in mlp] == [
-        "Linear", "Tanh", "Dropout", "Linear", "Tanh", "Dropout"
+        "Linear",
+        "Tanh",
+        "Dropout",
+        "Linear",
+        "Tanh",
+        "Dropout",
     ]
     assert make_mlp(5, ()).out_features == 5
 

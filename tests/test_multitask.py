@@ -51,7 +51,8 @@ def test_score_uses_only_labelled_cells(fitted_model):
     expected = np.mean(
         [
             1
-            - np.sum((Y[m, t] - pred[m, t]) ** 2) / np.sum((Y[m, t] - Y[m, t].mean()) ** 2)
+            - np.sum((Y[m, t] - pred[m, t]) ** 2)
+            / np.sum((Y[m, t] - Y[m, t].mean()) ** 2)
             for t in range(3)
             for m in [~np.isnan(Y[:, t])]
         ]
@@ -67,7 +68,9 @@ def test_standardize_targets_maps_predictions_back():
     )
     pred = model.fit(X, Y).predict(X)
     assert model.score(X, Y) > 0.8
-    assert np.allclose(pred.mean(axis=0), Y.mean(axis=0), rtol=0.05, atol=0.05 * Y.std(0))
+    assert np.allclose(
+        pred.mean(axis=0), Y.mean(axis=0), rtol=0.05, atol=0.05 * Y.std(0)
+    )
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "huber", "absolute_error"])
@@ -97,7 +100,12 @@ def test_empty_trunk_is_a_linear_model_per_task():
     X = rng.normal(size=(200, 3))
     Y = X @ np.array([[1.0, -2.0], [0.5, 0.0], [0.0, 3.0]]) + 1.0
     model = MultiTaskRegressor(
-        hidden_layer_sizes=(), alpha=0, lr=0.02, batch_size=20, max_epochs=100, tol=0,
+        hidden_layer_sizes=(),
+        alpha=0,
+        lr=0.02,
+        batch_size=20,
+        max_epochs=100,
+        tol=0,
         random_state=0,
     ).fit(X, Y)
     assert model.score(X, Y) > 0.999
@@ -131,8 +139,12 @@ def test_sample_weight_zero_equals_dropping_rows():
 def test_early_stopping_keeps_best_weights_and_records_validation(multitask_data):
     X, Y = multitask_data
     model = MultiTaskRegressor(
-        hidden_layer_sizes=(256, 256), early_stopping=True, n_iter_no_change=3,
-        max_epochs=200, lr=1e-2, random_state=0,
+        hidden_layer_sizes=(256, 256),
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_epochs=200,
+        lr=1e-2,
+        random_state=0,
     ).fit(X, Y)
     valid = [row["valid_loss"] for row in model.history_]
     assert model.n_iter_ < 200
@@ -180,7 +192,9 @@ def test_partial_fit_trains_one_epoch_at_a_time(multitask_data):
 
 def test_pandas_gives_feature_and_task_names():
     pd = pytest.importorskip("pandas")
-    X, Y = make_multitask_regression(n_samples=50, n_features=3, n_tasks=2, random_state=0)
+    X, Y = make_multitask_regression(
+        n_samples=50, n_features=3, n_tasks=2, random_state=0
+    )
     X = pd.DataFrame(X, columns=["a", "b", "c"])
     Y = pd.DataFrame(Y, columns=["height", "weight"])
     model = MultiTaskRegressor(**FAST).fit(X, Y)
@@ -274,8 +288,10 @@ def test_rows_without_any_label_are_rejected():
 
 def test_wrong_feature_count_at_predict(fitted_model):
     model, X, _ = fitted_model
-    with pytest.raises(ValueError, match="X has 5 features, but MultiTaskRegressor is "
-                       "expecting 6 features"):
+    with pytest.raises(
+        ValueError,
+        match="X has 5 features, but MultiTaskRegressor is expecting 6 features",
+    ):
         model.predict(X[:, :5])
 
 
@@ -330,7 +346,9 @@ def test_failed_refit_keeps_the_fitted_model(fitted_model):
 def test_divergence_stops_with_a_clear_error():
     X, Y = make_multitask_regression(n_samples=100, n_tasks=2, random_state=0)
     model = MultiTaskRegressor(optimizer="sgd", lr=1e6, max_epochs=50, random_state=0)
-    with pytest.raises(TrainingDivergedError, match="NaN or infinite.*Lower the learning"):
+    with pytest.raises(
+        TrainingDivergedError, match="NaN or infinite.*Lower the learning"
+    ):
         model.fit(X * 1e3, Y)
     assert not hasattr(model, "net_")
 
@@ -348,8 +366,12 @@ def test_divergence_with_early_stopping_keeps_best_weights():
             return loss
 
     model = MultiTaskRegressor(
-        optimizer=Explode, lr=1e-3, early_stopping=True, max_epochs=100,
-        hidden_layer_sizes=(16,), random_state=0,
+        optimizer=Explode,
+        lr=1e-3,
+        early_stopping=True,
+        max_epochs=100,
+        hidden_layer_sizes=(16,),
+        random_state=0,
     ).fit(X, Y)
     assert model.history_[-1, "diverged"] is True
     assert np.all(np.isfinite(model.predict(X)))
@@ -369,7 +391,8 @@ def test_pickle_keeps_no_training_buffers_and_can_resume(fitted_model):
     assert "_task_stats" not in state
     resumed = pickle.loads(pickle.dumps(model))
     n_iter = resumed.n_iter_
-    X_full, Y_full = make_multitask_regression(n_samples=60, n_features=6, n_tasks=3,
-                                               random_state=3)
+    X_full, Y_full = make_multitask_regression(
+        n_samples=60, n_features=6, n_tasks=3, random_state=3
+    )
     resumed.partial_fit(X_full, Y_full)
     assert resumed.n_iter_ == n_iter + 1

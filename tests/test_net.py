@@ -16,7 +16,9 @@ def test_batches_cover_every_row_once_in_order():
 
 
 def test_shuffled_batches_are_a_permutation_and_change_each_epoch():
-    iterator = TensorBatches(make_data(), 3, shuffle=True, generator=torch.Generator().manual_seed(0))
+    iterator = TensorBatches(
+        make_data(), 3, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     first = torch.cat([xb[:, 0] for xb, _ in iterator])
     second = torch.cat([xb[:, 0] for xb, _ in iterator])
     assert sorted(first.tolist()) == sorted(make_data().X[:, 0].tolist())
@@ -32,11 +34,15 @@ def test_masked_loss_equals_the_loss_on_labelled_cells(fitted_model):
     pred = net.module_(torch.tensor(X, dtype=torch.float32)).detach()
     loss = net.get_loss(
         pred,
-        (torch.tensor(np.nan_to_num(Z), dtype=torch.float32),
-         torch.tensor(labelled, dtype=torch.float32)),
+        (
+            torch.tensor(np.nan_to_num(Z), dtype=torch.float32),
+            torch.tensor(labelled, dtype=torch.float32),
+        ),
     )
     expected = np.mean(
-        [np.mean((pred.numpy()[labelled[:, t], t] - Z[labelled[:, t], t]) ** 2)
-         for t in range(Y.shape[1])]
+        [
+            np.mean((pred.numpy()[labelled[:, t], t] - Z[labelled[:, t], t]) ** 2)
+            for t in range(Y.shape[1])
+        ]
     )
     assert loss.item() == np.float32(expected) or abs(loss.item() - expected) < 1e-5

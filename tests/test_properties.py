@@ -24,7 +24,9 @@ def multitask_problems(draw, max_tasks=3, missing=True):
     Y = draw(arrays(np.float64, (n, t), elements=finite))
     if missing and t > 1:
         mask = draw(arrays(np.bool_, (n, t)))
-        mask[np.arange(n), draw(st.integers(0, t - 1))] = False  # keep one label per row
+        mask[np.arange(n), draw(st.integers(0, t - 1))] = (
+            False  # keep one label per row
+        )
         mask[0] = False  # and one label per task
         Y[mask] = np.nan
     return X, Y
@@ -51,7 +53,9 @@ def test_predicting_a_subset_matches_the_full_predict(problem, data):
     X, Y = problem
     model = MultiTaskRegressor(random_state=0, **TINY).fit(X, Y)
     rows = data.draw(st.lists(st.integers(0, len(X) - 1), min_size=1, max_size=len(X)))
-    np.testing.assert_allclose(model.predict(X[rows]), model.predict(X)[rows], rtol=1e-12)
+    np.testing.assert_allclose(
+        model.predict(X[rows]), model.predict(X)[rows], rtol=1e-12
+    )
 
 
 @given(multitask_problems(), st.integers(0, 2**16))
@@ -64,7 +68,9 @@ def test_unlabelled_cells_have_no_influence(problem, seed):
         (X[~np.isnan(Y[:, t])], Y[~np.isnan(Y[:, t]), t]) for t in range(Y.shape[1])
     ]
     X_stacked, Y_stacked = stack_tasks(per_task)
-    common = dict(hidden_layer_sizes=(8,), batch_size=200, max_epochs=5, random_state=seed)
+    common = dict(
+        hidden_layer_sizes=(8,), batch_size=200, max_epochs=5, random_state=seed
+    )
     shared = MultiTaskRegressor(**common).fit(X, Y)
     separate = MultiTaskRegressor(**common).fit(X_stacked, Y_stacked)
     spread = np.nanstd(Y, axis=0).max() + 1e-12
@@ -135,4 +141,6 @@ def test_clone_and_pickle_round_trip(problem, seed):
     model.fit(X, Y)
     fresh = clone(model)
     assert not hasattr(fresh, "net_") and fresh.get_params() == model.get_params()
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+    np.testing.assert_array_equal(
+        pickle.loads(pickle.dumps(model)).predict(X), model.predict(X)
+    )

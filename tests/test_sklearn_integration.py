@@ -15,7 +15,9 @@ SMALL = dict(hidden_layer_sizes=(16,), batch_size=16, max_epochs=30, random_stat
 
 @pytest.fixture
 def data():
-    X, Y = make_multitask_regression(n_samples=150, n_features=5, n_tasks=2, random_state=0)
+    X, Y = make_multitask_regression(
+        n_samples=150, n_features=5, n_tasks=2, random_state=0
+    )
     return X * 50 + 10, Y
 
 
@@ -31,7 +33,10 @@ def test_grid_search(data, n_jobs):
     X, Y = data
     search = GridSearchCV(
         make_pipeline(StandardScaler(), MultiTaskRegressor(**SMALL)),
-        {"multitaskregressor__alpha": [0.0, 1e-2], "multitaskregressor__lr": [1e-3, 1e-2]},
+        {
+            "multitaskregressor__alpha": [0.0, 1e-2],
+            "multitaskregressor__lr": [1e-3, 1e-2],
+        },
         cv=3,
         n_jobs=n_jobs,
     ).fit(X, Y)
@@ -61,7 +66,11 @@ def test_cross_validate_with_several_scorers(data):
         cv=KFold(3, shuffle=True, random_state=0),
         scoring=["r2", "neg_mean_squared_error", "neg_mean_absolute_error"],
     )
-    for key in ("test_r2", "test_neg_mean_squared_error", "test_neg_mean_absolute_error"):
+    for key in (
+        "test_r2",
+        "test_neg_mean_squared_error",
+        "test_neg_mean_absolute_error",
+    ):
         assert result[key].shape == (3,) and np.all(np.isfinite(result[key]))
     assert result["test_r2"].mean() > 0.5
 

@@ -29,8 +29,11 @@ def test_resolve_weighting_names_and_arrays():
 
 @pytest.mark.parametrize(
     "weights, match",
-    [([1.0, np.nan], "finite and >= 0"), ([1.0, -1.0], "finite and >= 0"),
-     ([0.0, 0.0], "all zero")],
+    [
+        ([1.0, np.nan], "finite and >= 0"),
+        ([1.0, -1.0], "finite and >= 0"),
+        ([0.0, 0.0], "all zero"),
+    ],
 )
 def test_fixed_weighting_rejects_bad_weights(weights, match):
     with pytest.raises(ValueError, match=match):

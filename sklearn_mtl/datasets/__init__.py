@@ -1,5 +1,24 @@
 """Data sets: synthetic multi-task generators and loaders of real data."""
 
+from ._home import download_dataset, get_data_home
+from ._real import (
+    MULAN_DATASETS,
+    load_california_housing,
+    load_mulan,
+    load_parkinsons_telemonitoring,
+    load_school,
+    load_wine_quality,
+)
 from ._synthetic import make_multitask_regression
 
-__all__ = ["make_multitask_regression"]
+__all__ = [
+    "MULAN_DATASETS",
+    "download_dataset",
+    "get_data_home",
+    "load_california_housing",
+    "load_mulan",
+    "load_parkinsons_telemonitoring",
+    "load_school",
+    "load_wine_quality",
+    "make_multitask_regression",
+]

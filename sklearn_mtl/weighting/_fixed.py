@@ -53,5 +53,7 @@ class FixedWeighting(TaskWeighting):
             raise ValueError("task weights are all zero: nothing would be trained.")
         self.n_tasks_ = n_tasks
         self.weights_ = weights
-        self._weights_tensor = torch.as_tensor(weights, dtype=torch.float32, device=device)
+        self._weights_tensor = torch.as_tensor(
+            weights, dtype=torch.float32, device=device
+        )
         return self

@@ -1,0 +1,381 @@
+"""TransferEstimator: copy a pretrained trunk, attach a new head, fine-tune."""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import clone
+from sklearn.utils._param_validation import Interval, StrOptions
+from skorch.callbacks import Freezer, Unfreezer
+from torch import nn
+
+from ._base import BaseNetworkRegressor, check_layer_sizes
+from ._penalties import L2SPPenalty
+from ._probe import fit_linear_probe, trunk_features
+from ._sources import resolve_source, trunk_width
+from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
+
+__all__ = ["TransferEstimator"]
+
+STRATEGIES = ("linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp")
+
+
+class TransferEstimator(BaseNetworkRegressor):
+    """Fine-tune a pretrained trunk on a new, possibly small, target.
+
+    ``fit`` deep-copies the source's trunk (the source itself is never
+    trained), attaches a new head sized for the target's tasks, and trains
+    with the chosen ``strategy``. The target may be multi-task with NaN for
+    "not labelled", exactly as in :class:`MultiTaskRegressor`.
+
+    The *linear probe* used by several strategies is a ridge regression of each
+    target task on the trunk's features, solved in closed form with its
+    strength chosen by leave-one-out cross-validation. When the source is one of
+    this package's estimators with linear heads and as many tasks as the
+    target, the ridge shrinks toward the source's own head rather than toward
+    zero, so a handful of target rows cannot pull the model far from a good
+    source.
+
+    Parameters
+    ----------
+    source : estimator, skorch net, torch.nn.Module or None, default=None
+        A fitted :class:`MultiTaskRegressor` or ``TransferEstimator`` (or a
+        :class:`sklearn.frozen.FrozenEstimator` of one), a fitted skorch
+        ``NeuralNet`` (its module's ``.trunk``, or all but the last layer of an
+        ``nn.Sequential``), or a trunk module. ``None`` trains a new network
+        from scratch: the honest baseline. Cloning keeps the source by
+        reference, so a grid search never refits it.
+    strategy : {"linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", \
+            "l2_sp"}, default="linear_probe"
+        - ``"linear_probe"``: trunk frozen; a linear head is the closed-form
+          probe (a non-linear head trains by gradient with the trunk frozen).
+        - ``"fine_tune"``: new randomly initialised head, every layer trains at
+          ``lr``.
+        - ``"lp_ft"``: linear probe, then every layer trains at ``lr``
+          (Kumar et al. 2022).
+        - ``"gradual_unfreezing"``: linear probe, then the trunk's layers are
+          unfrozen one every ``unfreeze_every`` epochs from the top, each with
+          learning rate ``lr * trunk_lr_scale / lr_decay**depth`` (Howard &
+          Ruder 2018).
+        - ``"l2_sp"``: linear probe, then every layer trains with the penalty
+          ``source_alpha / 2 * ||w - w_source||^2`` on the transferred weights
+          (Li et al. 2018).
+
+        Ignored when ``source=None``.
+    hidden_layer_sizes : array-like of int, default=(128, 128)
+        Trunk widths when ``source=None``; ignored otherwise.
+    head_layer_sizes : array-like of int, default=()
+        Hidden widths of each new task head. Empty gives a linear head.
+    activation : {"relu", "tanh", "logistic", "identity", "gelu"}, default="relu"
+        Non-linearity of the new layers.
+    dropout : float, default=0.0
+        Dropout after the new hidden layers.
+    alpha : float, default=1e-4
+        L2 strength on the weights that have no source value (the new head).
+    source_alpha : float, default=1e-2
+        Strength of the L2-SP pull toward the source's weights; used by
+        ``strategy="l2_sp"``.
+    input_adapter : bool, default=False
+        Learn a linear layer from the target's features to the source's input
+        width, in front of the trunk (initialised to the identity when the
+        widths match). Without it, a feature-count mismatch is an error.
+    trunk_lr_scale : float, default=1.0
+        The transferred layers train at ``lr * trunk_lr_scale`` (0 keeps them
+        exactly as in the source while the rest trains).
+    lr_decay : float, default=2.6
+        Learning-rate divisor per layer of depth, for
+        ``strategy="gradual_unfreezing"``.
+    unfreeze_every : int, default=1
+        Epochs between unfreezing two trunk layers, for
+        ``strategy="gradual_unfreezing"``.
+    task_weighting : "equal", array-like or TaskWeighting, default="equal"
+        How the target's task losses combine (see :class:`MultiTaskRegressor`).
+    loss : {"squared_error", "huber", "absolute_error"}, default="squared_error"
+        Per-cell loss.
+    standardize_targets : bool, default=True
+        Standardise each target task on its labelled rows.
+    optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
+        Optimiser for the gradient phase.
+    lr : float, default=1e-4
+        Learning rate of the gradient phase (the head's, for
+        ``"gradual_unfreezing"``).
+    batch_size : int or "auto", default="auto"
+        Rows per mini-batch; ``"auto"`` is ``min(256, n_samples)``.
+    max_epochs : int, default=100
+        Maximum epochs of the gradient phase.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows for early stopping.
+    validation_fraction : float, default=0.1
+        Share of rows held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    tol : float, default=1e-4
+        Minimum decrease of the monitored loss that counts as improvement.
+    device : str, default="auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    predict_dtype : {"float64", "float32"}, default="float64"
+        Precision of :meth:`predict`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and the validation split.
+    verbose : int, default=0
+        0 prints nothing; 1 prints a line per epoch.
+    warm_start : bool, default=False
+        Continue from the current weights on the next ``fit``.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The fitted net; ``net_.module_.trunk`` is the (copied) trunk.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when ``X`` had string column names.
+    n_tasks_ : int
+        Number of target tasks.
+    task_names_ : ndarray of shape (n_tasks_,)
+        Task names.
+    probe_alphas_ : ndarray of shape (n_tasks_,) or None
+        Ridge strength the linear probe chose per task (None when no probe ran).
+    history_ : skorch.history.History
+        Per-epoch losses of the gradient phase.
+    n_iter_ : int
+        Epochs of the gradient phase (0 for a closed-form linear probe).
+
+    See Also
+    --------
+    MultiTaskRegressor : Train the source.
+
+    References
+    ----------
+    Kumar et al. (2022), "Fine-Tuning can Distort Pretrained Features and
+    Underperform Out-of-Distribution". Howard & Ruder (2018), "Universal
+    Language Model Fine-tuning for Text Classification". Li et al. (2018),
+    "Explicit Inductive Bias for Transfer Learning with Convolutional Networks".
+
+    Examples
+    --------
+    >>> from sklearn_mtl import MultiTaskRegressor, TransferEstimator
+    >>> from sklearn_mtl.datasets import make_multitask_regression
+    >>> X, Y = make_multitask_regression(n_samples=300, n_tasks=3, random_state=0)
+    >>> source = MultiTaskRegressor(max_epochs=20, random_state=0).fit(X, Y[:, :2])
+    >>> target = TransferEstimator(source=source, random_state=0).fit(X[:20], Y[:20, 2])
+    >>> target.predict(X[:3]).shape
+    (3,)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNetworkRegressor._parameter_constraints,
+        "source": [None, object],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "source_alpha": [Interval(Real, 0, None, closed="left")],
+        "input_adapter": ["boolean"],
+        "trunk_lr_scale": [Interval(Real, 0, None, closed="left")],
+        "lr_decay": [Interval(Real, 1, None, closed="left")],
+        "unfreeze_every": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        source=None,
+        strategy="linear_probe",
+        hidden_layer_sizes=(128, 128),
+        head_layer_sizes=(),
+        activation="relu",
+        dropout=0.0,
+        alpha=1e-4,
+        source_alpha=1e-2,
+        input_adapter=False,
+        trunk_lr_scale=1.0,
+        lr_decay=2.6,
+        unfreeze_every=1,
+        task_weighting="equal",
+        loss="squared_error",
+        standardize_targets=True,
+        optimizer="adam",
+        lr=1e-4,
+        batch_size="auto",
+        max_epochs=100,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        device="auto",
+        predict_dtype="float64",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.source = source
+        self.strategy = strategy
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.head_layer_sizes = head_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.alpha = alpha
+        self.source_alpha = source_alpha
+        self.input_adapter = input_adapter
+        self.trunk_lr_scale = trunk_lr_scale
+        self.lr_decay = lr_decay
+        self.unfreeze_every = unfreeze_every
+        self.task_weighting = task_weighting
+        self.loss = loss
+        self.standardize_targets = standardize_targets
+        self.optimizer = optimizer
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.predict_dtype = predict_dtype
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_clone__(self):
+        """Clone every hyperparameter except ``source``, which is kept by reference.
+
+        Pretraining is paid once: ``clone``, ``GridSearchCV`` and
+        ``cross_validate`` reuse the fitted source in every fold.
+        """
+        params = self.get_params(deep=False)
+        source = params.pop("source")
+        return type(self)(
+            source=source, **{k: clone(v, safe=False) for k, v in params.items()}
+        )
+
+    # ---- hooks of the shared fit skeleton ------------------------------------
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        self._source = None if self.source is None else resolve_source(self.source)
+
+    def _build_module(self, n_features, n_tasks):
+        source = self._source
+        if source is None:
+            hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+            trunk = make_mlp(n_features, hidden, self.activation, self.dropout)
+            width = trunk.out_features
+        else:
+            trunk = copy.deepcopy(source.trunk).float()
+            expected = source.n_features
+            if self.input_adapter:
+                adapter = nn.Linear(n_features, expected or n_features)
+                if adapter.in_features == adapter.out_features:
+                    with torch.no_grad():
+                        adapter.weight.copy_(torch.eye(n_features))
+                        adapter.bias.zero_()
+                trunk = nn.Sequential(adapter, trunk)
+            elif expected is not None and expected != n_features:
+                raise ValueError(
+                    f"X has {n_features} features, but the source trunk expects "
+                    f"{expected}. Select the source's feature columns, or set "
+                    "input_adapter=True to learn a linear map in front of the trunk."
+                )
+            width = trunk_width(trunk, n_features)
+        head = check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
+        heads = TaskHeadsModule(width, n_tasks, head, self.activation, self.dropout)
+        return MultiTaskModule(trunk, heads)
+
+    def _source_prefix(self):
+        """Parameter-name prefix of the transferred (source) layers."""
+        return "trunk.1." if self.input_adapter else "trunk."
+
+    def _initialize_from_data(self, net, X, Z, cell_weights, target_scaling):
+        """Set a linear head to the closed-form probe, shrunk toward the source's."""
+        self.probe_alphas_ = None
+        heads = net.module_.heads
+        if self._source is None or self.strategy == "fine_tune" or heads.output is None:
+            return
+        features = trunk_features(net.module_.trunk, X, net.device)
+        prior_weight, prior_bias = self._prior_head(heads.n_tasks, *target_scaling)
+        weight, bias, self.probe_alphas_ = fit_linear_probe(
+            features, Z, cell_weights, prior_weight, prior_bias
+        )
+        with torch.no_grad():
+            heads.output.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+            heads.output.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+
+    def _prior_head(self, n_tasks, mean, scale):
+        """Return the source's linear head in the target's standardised units.
+
+        Only when the source has linear heads for as many tasks as the target
+        and the trunk sees the inputs the source saw (no adapter).
+        """
+        source = self._source
+        if (
+            source.head is None
+            or source.head.out_features != n_tasks
+            or self.input_adapter
+        ):
+            return None, None
+        scale = np.where(scale > 0, scale, 1.0)
+        weight = source.head.weight.detach().double().cpu().numpy()
+        bias = source.head.bias.detach().double().cpu().numpy()
+        # the source predicts m_s + s_s * (F w + b) in original units
+        return (
+            weight * (source.target_scale / scale)[:, None],
+            (source.target_mean + source.target_scale * bias - mean) / scale,
+        )
+
+    def _epochs_to_train(self, net, epochs):
+        closed_form = (
+            self._source is not None
+            and self.strategy == "linear_probe"
+            and net.module_.heads.output is not None
+        )
+        return 0 if closed_form else epochs
+
+    def _extra_callbacks(self):
+        if self._source is None or self.strategy in ("fine_tune", "lp_ft", "l2_sp"):
+            return []
+        prefix = self._source_prefix()
+        callbacks = [("freeze_source", Freezer(f"{prefix}*"))]
+        if self.strategy == "gradual_unfreezing":
+            for depth, name in enumerate(self._source_layers_top_down(), start=1):
+                at = 1 + depth * self.unfreeze_every
+                callbacks.append(
+                    (f"unfreeze_{name}", Unfreezer(f"{prefix}{name}.*", at=at))
+                )
+        return callbacks
+
+    def _net_kwargs(self):
+        """Discriminative learning rates as skorch optimizer param groups."""
+        if self._source is None:
+            return {}
+        prefix, trunk_lr = self._source_prefix(), self.lr * self.trunk_lr_scale
+        if self.strategy == "gradual_unfreezing":
+            groups = [
+                (f"{prefix}{name}.*", {"lr": trunk_lr / self.lr_decay**depth})
+                for depth, name in enumerate(self._source_layers_top_down(), start=1)
+            ]
+        elif self.trunk_lr_scale != 1.0:
+            groups = [(f"{prefix}*", {"lr": trunk_lr})]
+        else:
+            return {}
+        return {"optimizer__param_groups": groups}
+
+    def _build_penalty(self, module):
+        if self._source is None or self.strategy != "l2_sp":
+            return super()._build_penalty(module)
+        prefix = self._source_prefix()
+        reference = {
+            name: p for name, p in module.named_parameters() if name.startswith(prefix)
+        }
+        return L2SPPenalty(self.alpha, self.source_alpha, reference)
+
+    def _source_layers_top_down(self):
+        """Names of the source trunk's children that hold parameters, top first."""
+        names = [
+            name
+            for name, child in self._source.trunk.named_children()
+            if any(True for _ in child.parameters())
+        ]
+        return names[::-1]

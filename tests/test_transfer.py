@@ -1,0 +1,350 @@
+import hashlib
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV, cross_val_score, cross_validate
+from sklearn.utils._param_validation import InvalidParameterError
+from skorch import NeuralNetRegressor
+from torch import nn
+
+from sklearn_mtl import MultiTaskRegressor, TransferEstimator
+from sklearn_mtl.datasets import make_multitask_regression
+
+STRATEGIES = ["linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp"]
+TARGET = dict(max_epochs=5, lr=1e-3, batch_size=16, random_state=0)
+
+
+def weights_hash(module):
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class CountingRegressor(MultiTaskRegressor):
+    """MultiTaskRegressor that counts calls to fit."""
+
+    fit_calls = 0
+
+    def fit(self, X, y, sample_weight=None):
+        type(self).fit_calls += 1
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, Y = make_multitask_regression(
+        n_samples=600, n_features=6, n_tasks=3, relatedness=0.9, random_state=0
+    )
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def source(problem):
+    X, Y = problem
+    return MultiTaskRegressor(
+        hidden_layer_sizes=(32, 16), batch_size=32, max_epochs=30, random_state=0
+    ).fit(X[:400], Y[:400, :2])
+
+
+def trunk_params(model):
+    return [p.detach().clone() for p in model.net_.module_.trunk.parameters()]
+
+
+def same_trunk(model, source):
+    pairs = zip(trunk_params(model), trunk_params(source), strict=True)
+    return all(torch.equal(a, b) for a, b in pairs)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_fit_never_changes_the_source(strategy, source, problem):
+    X, Y = problem
+    before = weights_hash(source.net_.module_)
+    for _ in range(2):
+        TransferEstimator(source=source, strategy=strategy, **TARGET).fit(
+            X[400:450], Y[400:450, 2]
+        )
+    assert weights_hash(source.net_.module_) == before
+    assert source.net_.module_.training  # its mode is untouched too
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_fits_a_multitask_target_with_missing_labels(strategy, source):
+    X, Y = make_multitask_regression(
+        n_samples=80, n_features=6, n_tasks=2, missing_rate=0.3, random_state=5
+    )
+    model = TransferEstimator(source=source, strategy=strategy, **TARGET).fit(X, Y)
+    assert model.predict(X).shape == (80, 2) and model.n_tasks_ == 2
+    assert np.isfinite(model.score(X, Y))
+
+
+def test_linear_probe_is_closed_form_and_keeps_the_trunk(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source).fit(X[400:460], Y[400:460, 2])
+    assert model.n_iter_ == 0 and model.probe_alphas_.shape == (1,)
+    assert same_trunk(model, source)
+    assert model.net_.module_.trunk is not source.net_.module_.trunk
+
+
+def test_linear_probe_with_hidden_head_trains_only_the_head(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, head_layer_sizes=(8,), **TARGET)
+    model.fit(X[400:460], Y[400:460, 2])
+    assert model.n_iter_ == 5
+    assert same_trunk(model, source)
+    assert model.history_[0, "train_loss"] > model.history_[-1, "train_loss"]
+
+
+@pytest.mark.parametrize("strategy", ["fine_tune", "lp_ft", "l2_sp"])
+def test_full_strategies_train_the_trunk(strategy, source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, strategy=strategy, **TARGET)
+    model.fit(X[400:500], Y[400:500, 2])
+    assert not same_trunk(model, source)
+
+
+def test_probe_shrinks_toward_the_source_head(source, problem):
+    # With 2 labelled rows there is no cross-validation: the probe keeps the
+    # source head's slope and only moves its intercept, so the target model
+    # predicts the source's prediction plus a constant.
+    X, Y = problem
+    model = TransferEstimator(source=source).fit(X[400:402], Y[400:402, :2])
+    shift = model.predict(X[:50]) - source.predict(X[:50])
+    np.testing.assert_allclose(shift, shift[:1].repeat(50, axis=0), atol=1e-4)
+
+
+def test_probe_learns_a_new_task_from_scratch_head(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source).fit(X[400:500], Y[400:500, 2])
+    assert model.score(X[500:], Y[500:, 2]) > 0.5
+
+
+def test_gradual_unfreezing_unfreezes_from_the_top(source, problem):
+    X, Y = problem
+    model = TransferEstimator(
+        source=source,
+        strategy="gradual_unfreezing",
+        unfreeze_every=2,
+        **{**TARGET, "max_epochs": 3},
+    ).fit(X[400:500], Y[400:500, 2])
+    src = dict(source.net_.module_.trunk.named_parameters())
+    tgt = dict(model.net_.module_.trunk.named_parameters())
+    # trunk: Linear(0) ReLU(1) Linear(2) ReLU(3); layer 2 thaws at epoch 3, layer 0 at 5
+    assert not torch.equal(tgt["2.weight"], src["2.weight"])
+    assert torch.equal(tgt["0.weight"], src["0.weight"])
+    lrs = {
+        max(p.numel() for p in group["params"]): group["lr"]
+        for group in model.net_.optimizer_.param_groups
+    }
+    assert lrs[16 * 32] == pytest.approx(1e-3 / 2.6)  # top trunk layer
+    assert lrs[32 * 6] == pytest.approx(1e-3 / 2.6**2)  # bottom trunk layer
+    assert lrs[16] == pytest.approx(1e-3)  # the head
+
+
+def test_l2_sp_pulls_toward_the_source(source, problem):
+    X, Y = problem
+
+    def distance(source_alpha):
+        model = TransferEstimator(
+            source=source,
+            strategy="l2_sp",
+            source_alpha=source_alpha,
+            lr=1e-2,
+            max_epochs=20,
+            batch_size=16,
+            random_state=0,
+        ).fit(X[400:500], Y[400:500, 2])
+        return sum(
+            (a - b).pow(2).sum().item()
+            for a, b in zip(trunk_params(model), trunk_params(source), strict=True)
+        )
+
+    assert distance(100.0) < 0.2 * distance(0.0)
+
+
+def test_zero_trunk_learning_rate_keeps_the_trunk(source, problem):
+    X, Y = problem
+    model = TransferEstimator(
+        source=source, strategy="lp_ft", trunk_lr_scale=0.0, **TARGET
+    )
+    model.fit(X[400:500], Y[400:500, 2])
+    assert same_trunk(model, source)
+
+
+def test_source_none_trains_from_scratch(problem):
+    X, Y = problem
+    model = TransferEstimator(hidden_layer_sizes=(32,), **{**TARGET, "max_epochs": 40})
+    model.fit(X[:300], Y[:300, 2])
+    assert model.history_[0, "train_loss"] > 2 * model.history_[-1, "train_loss"]
+
+
+# ---- sources of every kind ----------------------------------------------------
+
+
+def test_transfer_estimator_as_source(source, problem):
+    X, Y = problem
+    first = TransferEstimator(source=source, strategy="lp_ft", **TARGET).fit(
+        X[:200], Y[:200, 2]
+    )
+    second = TransferEstimator(source=first).fit(X[200:260], Y[200:260, 2])
+    assert second.predict(X[:5]).shape == (5,)
+
+
+def test_frozen_estimator_source(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=FrozenEstimator(source)).fit(
+        X[400:460], Y[400:460, 2]
+    )
+    expected = TransferEstimator(source=source).fit(X[400:460], Y[400:460, 2])
+    np.testing.assert_allclose(model.predict(X), expected.predict(X))
+
+
+def test_skorch_net_source(problem):
+    X, Y = problem
+    module = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
+    net = NeuralNetRegressor(module, max_epochs=3, train_split=None, verbose=0)
+    net.fit(X[:200].astype(np.float32), Y[:200, :1].astype(np.float32))
+    model = TransferEstimator(source=net).fit(X[200:260], Y[200:260, 2])
+    assert model.net_.module_.trunk[0].weight.shape == (16, 6)
+    assert torch.equal(model.net_.module_.trunk[0].weight, net.module_[0].weight)
+
+
+def test_module_trunk_source(problem):
+    X, Y = problem
+    trunk = nn.Sequential(nn.Linear(6, 8), nn.Tanh())
+    model = TransferEstimator(source=trunk).fit(X[:50], Y[:50, 0])
+    assert torch.equal(model.net_.module_.trunk[0].weight, trunk[0].weight)
+    assert model.net_.module_.trunk[0].weight is not trunk[0].weight
+
+
+def test_input_adapter_handles_a_feature_mismatch(source, problem):
+    X, Y = problem
+    model = TransferEstimator(
+        source=source, input_adapter=True, strategy="lp_ft", **TARGET
+    )
+    model.fit(X[400:460, :4], Y[400:460, 2])
+    assert model.net_.module_.trunk[0].weight.shape == (6, 4)
+
+
+def test_input_adapter_starts_as_identity_when_widths_match(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, input_adapter=True).fit(
+        X[400:460], Y[400:460, 2]
+    )
+    torch.testing.assert_close(model.net_.module_.trunk[0].weight, torch.eye(6))
+
+
+# ---- cloning: the source is reused, never refitted ------------------------------
+
+
+def test_clone_keeps_the_source_by_reference(source):
+    model = TransferEstimator(source=source, head_layer_sizes=[4])
+    copy = clone(model)
+    assert copy.source is source
+    assert (
+        copy.head_layer_sizes == [4]
+        and copy.head_layer_sizes is not model.head_layer_sizes
+    )
+
+
+def test_grid_search_reuses_the_source_without_refitting(problem):
+    X, Y = problem
+    CountingRegressor.fit_calls = 0
+    counted = CountingRegressor(hidden_layer_sizes=(16,), max_epochs=5, random_state=0)
+    counted.fit(X[:300], Y[:300, :2])
+    before = weights_hash(counted.net_.module_)
+    search = GridSearchCV(
+        TransferEstimator(source=counted, **TARGET),
+        {"strategy": ["linear_probe", "lp_ft"], "alpha": [1e-4, 1e-2]},
+        cv=3,
+    ).fit(X[300:400], Y[300:400, 2])
+    cross_val_score(
+        TransferEstimator(source=counted, **TARGET), X[300:400], Y[300:400, 2], cv=3
+    )
+    cross_validate(
+        TransferEstimator(source=FrozenEstimator(counted), **TARGET),
+        X[300:400],
+        Y[300:400, 2],
+        cv=3,
+    )
+    assert CountingRegressor.fit_calls == 1
+    assert weights_hash(counted.net_.module_) == before
+    assert search.best_estimator_.source is counted
+
+
+def test_pickle_round_trip(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, strategy="l2_sp", **TARGET).fit(
+        X[:80], Y[:80, 2]
+    )
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+# ---- bad input: clear errors, and the source loses nothing ----------------------
+
+
+def test_unfitted_source_is_a_clear_error(problem):
+    X, Y = problem
+    with pytest.raises(NotFittedError, match="source MultiTaskRegressor is not fitted"):
+        TransferEstimator(source=MultiTaskRegressor()).fit(X[:20], Y[:20, 0])
+    net = NeuralNetRegressor(nn.Linear(6, 1))
+    with pytest.raises(NotFittedError, match="skorch net is not initialized"):
+        TransferEstimator(source=net).fit(X[:20], Y[:20, 0])
+
+
+def test_unsupported_source_type(problem):
+    X, Y = problem
+    with pytest.raises(
+        TypeError, match="source must be a fitted MultiTaskRegressor.*got str"
+    ):
+        TransferEstimator(source="model.pkl").fit(X[:20], Y[:20, 0])
+
+
+def test_skorch_module_without_a_trunk(problem):
+    X, Y = problem
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(6, 1)
+
+        def forward(self, x):
+            return self.layer(x)
+
+    net = NeuralNetRegressor(Odd, max_epochs=1, train_split=None, verbose=0)
+    net.fit(X[:20].astype(np.float32), Y[:20, :1].astype(np.float32))
+    with pytest.raises(TypeError, match="Cannot find the trunk"):
+        TransferEstimator(source=net).fit(X[:20], Y[:20, 0])
+
+
+def test_feature_mismatch_without_adapter(source, problem):
+    X, Y = problem
+    before = weights_hash(source.net_.module_)
+    with pytest.raises(
+        ValueError, match="X has 4 features, but the source trunk expects 6"
+    ):
+        TransferEstimator(source=source).fit(X[:20, :4], Y[:20, 0])
+    assert weights_hash(source.net_.module_) == before
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"strategy": "finetune"}, "'strategy' parameter"),
+        ({"lr": -1e-3}, "'lr' parameter"),
+        ({"source_alpha": -1.0}, "'source_alpha' parameter"),
+        ({"alpha": -1.0}, "'alpha' parameter"),
+        ({"trunk_lr_scale": -0.5}, "'trunk_lr_scale' parameter"),
+    ],
+)
+def test_bad_hyperparameters(params, match, source, problem):
+    X, Y = problem
+    with pytest.raises(InvalidParameterError, match=match):
+        TransferEstimator(source=source, **params).fit(X[:20], Y[:20, 0])
