@@ -19,6 +19,8 @@ from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 __all__ = ["TransferEstimator"]
 
 STRATEGIES = ("linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp")
+# below this many labelled rows in its smallest task, strategy="auto" only probes
+MIN_ROWS_TO_FINE_TUNE = 100
 
 
 class TransferEstimator(BaseNetworkRegressor):
@@ -46,8 +48,13 @@ class TransferEstimator(BaseNetworkRegressor):
         ``nn.Sequential``), or a trunk module. ``None`` trains a new network
         from scratch: the honest baseline. Cloning keeps the source by
         reference, so a grid search never refits it.
-    strategy : {"linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", \
-            "l2_sp"}, default="linear_probe"
+    strategy : {"auto", "linear_probe", "fine_tune", "lp_ft", \
+            "gradual_unfreezing", "l2_sp"}, default="auto"
+        - ``"auto"``: ``"linear_probe"`` when the target's smallest task has
+          fewer than 100 labelled rows, else ``"lp_ft"``. Measured on real
+          data (``benchmarks/bench_transfer.py``), fine-tuning the trunk on a
+          few dozen rows made a good source worse, while the probe never did;
+          with hundreds of rows fine-tuning gains.
         - ``"linear_probe"``: trunk frozen; a linear head is the closed-form
           probe (a non-linear head trains by gradient with the trunk frozen).
         - ``"fine_tune"``: new randomly initialised head, every layer trains at
@@ -135,6 +142,8 @@ class TransferEstimator(BaseNetworkRegressor):
         Number of target tasks.
     task_names_ : ndarray of shape (n_tasks_,)
         Task names.
+    strategy_ : str or None
+        The strategy used (``"auto"`` resolved); None when ``source=None``.
     probe_alphas_ : ndarray of shape (n_tasks_,) or None
         Ridge strength the linear probe chose per task (None when no probe ran).
     history_ : skorch.history.History
@@ -167,7 +176,7 @@ class TransferEstimator(BaseNetworkRegressor):
     _parameter_constraints: dict = {
         **BaseNetworkRegressor._parameter_constraints,
         "source": [None, object],
-        "strategy": [StrOptions(set(STRATEGIES))],
+        "strategy": [StrOptions({"auto", *STRATEGIES})],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -182,7 +191,7 @@ class TransferEstimator(BaseNetworkRegressor):
     def __init__(
         self,
         source=None,
-        strategy="linear_probe",
+        strategy="auto",
         hidden_layer_sizes=(128, 128),
         head_layer_sizes=(),
         activation="relu",
@@ -284,15 +293,25 @@ class TransferEstimator(BaseNetworkRegressor):
         heads = TaskHeadsModule(width, n_tasks, head, self.activation, self.dropout)
         return MultiTaskModule(trunk, heads)
 
+    def _prepare_for_data(self, Y):
+        """Resolve ``strategy="auto"`` from the labelled rows of the smallest task."""
+        strategy = self.strategy
+        if self._source is None:
+            strategy = None
+        elif strategy == "auto":
+            fewest = int((~np.isnan(Y)).sum(axis=0).min())
+            strategy = "linear_probe" if fewest < MIN_ROWS_TO_FINE_TUNE else "lp_ft"
+        self._strategy = strategy
+
     def _source_prefix(self):
         """Parameter-name prefix of the transferred (source) layers."""
         return "trunk.1." if self.input_adapter else "trunk."
 
     def _initialize_from_data(self, net, X, Z, cell_weights, target_scaling):
         """Set a linear head to the closed-form probe, shrunk toward the source's."""
-        self.probe_alphas_ = None
+        self.strategy_, self.probe_alphas_ = self._strategy, None
         heads = net.module_.heads
-        if self._source is None or self.strategy == "fine_tune" or heads.output is None:
+        if self._strategy in (None, "fine_tune") or heads.output is None:
             return
         features = trunk_features(net.module_.trunk, X, net.device)
         prior_weight, prior_bias = self._prior_head(heads.n_tasks, *target_scaling)
@@ -327,18 +346,18 @@ class TransferEstimator(BaseNetworkRegressor):
 
     def _epochs_to_train(self, net, epochs):
         closed_form = (
-            self._source is not None
-            and self.strategy == "linear_probe"
+            self._strategy == "linear_probe"
             and net.module_.heads.output is not None
+            and not self.input_adapter  # a new adapter must train
         )
         return 0 if closed_form else epochs
 
     def _extra_callbacks(self):
-        if self._source is None or self.strategy in ("fine_tune", "lp_ft", "l2_sp"):
+        if self._strategy in (None, "fine_tune", "lp_ft", "l2_sp"):
             return []
         prefix = self._source_prefix()
         callbacks = [("freeze_source", Freezer(f"{prefix}*"))]
-        if self.strategy == "gradual_unfreezing":
+        if self._strategy == "gradual_unfreezing":
             for depth, name in enumerate(self._source_layers_top_down(), start=1):
                 at = 1 + depth * self.unfreeze_every
                 callbacks.append(
@@ -351,7 +370,7 @@ class TransferEstimator(BaseNetworkRegressor):
         if self._source is None:
             return {}
         prefix, trunk_lr = self._source_prefix(), self.lr * self.trunk_lr_scale
-        if self.strategy == "gradual_unfreezing":
+        if self._strategy == "gradual_unfreezing":
             groups = [
                 (f"{prefix}{name}.*", {"lr": trunk_lr / self.lr_decay**depth})
                 for depth, name in enumerate(self._source_layers_top_down(), start=1)
@@ -363,7 +382,7 @@ class TransferEstimator(BaseNetworkRegressor):
         return {"optimizer__param_groups": groups}
 
     def _build_penalty(self, module):
-        if self._source is None or self.strategy != "l2_sp":
+        if self._strategy != "l2_sp":
             return super()._build_penalty(module)
         prefix = self._source_prefix()
         reference = {

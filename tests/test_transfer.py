@@ -234,10 +234,23 @@ def test_input_adapter_handles_a_feature_mismatch(source, problem):
 
 def test_input_adapter_starts_as_identity_when_widths_match(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=source, input_adapter=True).fit(
-        X[400:460], Y[400:460, 2]
-    )
+    model = TransferEstimator(source=source, input_adapter=True, max_epochs=1, lr=1e-9)
+    model.fit(X[400:460], Y[400:460, 2])
     torch.testing.assert_close(model.net_.module_.trunk[0].weight, torch.eye(6))
+
+
+def test_linear_probe_trains_the_adapter_but_not_the_source_layers(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, input_adapter=True, **TARGET)
+    model.fit(X[400:460], Y[400:460, 2])
+    assert model.strategy_ == "linear_probe" and model.n_iter_ == 5
+    assert not torch.equal(model.net_.module_.trunk[0].weight, torch.eye(6))
+    for (name, p), q in zip(
+        model.net_.module_.trunk[1].named_parameters(),
+        source.net_.module_.trunk.parameters(),
+        strict=True,
+    ):
+        assert torch.equal(p, q), name
 
 
 # ---- cloning: the source is reused, never refitted ------------------------------
@@ -348,3 +361,27 @@ def test_bad_hyperparameters(params, match, source, problem):
     X, Y = problem
     with pytest.raises(InvalidParameterError, match=match):
         TransferEstimator(source=source, **params).fit(X[:20], Y[:20, 0])
+
+
+@pytest.mark.parametrize("n_rows, expected", [(60, "linear_probe"), (150, "lp_ft")])
+def test_auto_strategy_probes_small_targets_and_fine_tunes_larger_ones(
+    n_rows, expected, source, problem
+):
+    X, Y = problem
+    model = TransferEstimator(source=source, **TARGET).fit(X[:n_rows], Y[:n_rows, 2])
+    assert model.strategy == "auto" and model.strategy_ == expected
+    assert model.n_iter_ == (0 if expected == "linear_probe" else 5)
+
+
+def test_auto_strategy_counts_the_least_labelled_task(source, problem):
+    X, Y = problem
+    Y = Y[:150, 1:].copy()
+    Y[:100, 1] = np.nan  # the second task has only 50 labelled rows
+    model = TransferEstimator(source=source, **TARGET).fit(X[:150], Y)
+    assert model.strategy_ == "linear_probe"
+
+
+def test_from_scratch_has_no_strategy(problem):
+    X, Y = problem
+    model = TransferEstimator(hidden_layer_sizes=(8,), **TARGET).fit(X[:50], Y[:50, 0])
+    assert model.strategy_ is None and model.probe_alphas_ is None
