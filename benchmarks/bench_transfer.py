@@ -133,7 +133,8 @@ def parkinsons(patients, seeds):
                  Y[target_rows], ks, seeds, scores, pooled_epochs=40)
         print(f"Parkinson's patient {patient}: {target_rows.sum()} recordings done",
               flush=True)
-    report(f"Parkinson's telemonitoring: held-out patients {list(patients)}", scores, ks)
+    title = f"Parkinson's telemonitoring: held-out patients {list(patients)}"
+    report(title, scores, ks)
 
 
 def main():
