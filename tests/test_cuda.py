@@ -1,11 +1,13 @@
 """CUDA behaviour; every test here is skipped when no GPU is present (conftest hook)."""
 
+import os
 import pickle
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 from sklearn_mtl import MultiTaskRegressor
 from sklearn_mtl.datasets import make_multitask_regression
@@ -65,9 +67,55 @@ print("ok", model.net_.device)
 """
     result = subprocess.run(
         [sys.executable, "-c", script],
-        env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""},
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "ok cpu" in result.stdout
+
+
+def test_transfer_on_cuda_keeps_the_source_and_returns_float64(cuda_model):
+    from sklearn_mtl import TransferEstimator
+
+    source, X, Y = cuda_model
+    before = {k: v.clone() for k, v in source.net_.module_.state_dict().items()}
+    for strategy in ("linear_probe", "lp_ft", "gradual_unfreezing", "l2_sp"):
+        model = TransferEstimator(
+            source=source,
+            strategy=strategy,
+            device="cuda",
+            max_epochs=5,
+            lr=1e-3,
+            random_state=0,
+        )
+        pred = model.fit(X[:60], Y[:60, 0]).predict(X)
+        assert pred.dtype == np.float64 and pred.shape == (len(X),)
+        assert next(model.net_.module_.parameters()).is_cuda
+    after = source.net_.module_.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_cuda_l2_sp_model_unpickles_on_cpu(cuda_model, tmp_path):
+    from sklearn_mtl import TransferEstimator
+
+    source, X, Y = cuda_model
+    model = TransferEstimator(
+        source=source, strategy="l2_sp", device="cuda", max_epochs=3, random_state=0
+    ).fit(X[:60], Y[:60, 0])
+    path = tmp_path / "l2sp.pkl"
+    path.write_bytes(pickle.dumps(model))
+    script = (
+        "import pickle, warnings, torch\n"
+        "assert not torch.cuda.is_available()\n"
+        "warnings.simplefilter('ignore')\n"
+        f"model = pickle.loads(open({str(path)!r}, 'rb').read())\n"
+        "print('ok', model.net_.device)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""Loaders of real data (sklearn_mtl.datasets._real / _home).
+"""Loaders of real data (sklearn_mtl.datasets: _real, _mulan, _files, _home).
 
 The data come from the shared data home (``SKLEARN_MTL_DATA``, else
 ``<repo>/../shared/datasets``); tests that need it skip when it is absent.
@@ -29,7 +29,7 @@ from sklearn_mtl.datasets import (
     load_school,
     load_wine_quality,
 )
-from sklearn_mtl.datasets._real import _DATASET_FILES
+from sklearn_mtl.datasets._files import _DATASET_FILES
 
 DATA_HOME = Path(
     os.environ.get("SKLEARN_MTL_DATA")

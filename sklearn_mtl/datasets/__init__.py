@@ -1,10 +1,10 @@
 """Data sets: synthetic multi-task generators and loaders of real data."""
 
+from ._files import MULAN_DATASETS
 from ._home import download_dataset, get_data_home
+from ._mulan import load_mulan
 from ._real import (
-    MULAN_DATASETS,
     load_california_housing,
-    load_mulan,
     load_parkinsons_telemonitoring,
     load_school,
     load_wine_quality,

@@ -232,7 +232,7 @@ def download_dataset(name, data_home=None, base_url=None):
     >>> download_dataset("school")  # doctest: +SKIP
     [PosixPath('/home/me/sklearn_mtl_data/school/school.mat')]
     """
-    from ._real import _DATASET_FILES
+    from ._files import _DATASET_FILES
 
     if name not in _DATASET_FILES:
         raise ValueError(
