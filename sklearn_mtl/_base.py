@@ -166,6 +166,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """Extra keyword arguments for the skorch net (e.g. param groups)."""
         return {}
 
+    def _learning_rate(self):
+        """Return the learning rate of the head (and, by default, every layer)."""
+        return self.lr
+
     def _extra_callbacks(self):
         """Extra ``(name, callback)`` pairs for the skorch net."""
         return []
@@ -402,7 +406,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             module=module,
             criterion=LOSSES[self.loss],
             optimizer=optimizer,
-            lr=self.lr,
+            lr=self._learning_rate(),
             max_epochs=self.max_epochs,
             batch_size=batch_size,
             train_split=None,

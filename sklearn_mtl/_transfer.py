@@ -104,9 +104,12 @@ class TransferEstimator(BaseNetworkRegressor):
         Standardise each target task on its labelled rows.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
         Optimiser for the gradient phase.
-    lr : float, default=1e-4
+    lr : float or None, default=None
         Learning rate of the gradient phase (the head's, for
-        ``"gradual_unfreezing"``).
+        ``"gradual_unfreezing"``). None means 1e-4 with a source (small steps
+        keep the transferred features; measured in
+        ``benchmarks/bench_transfer.py``) and 1e-3 from scratch
+        (``source=None``), like :class:`MultiTaskRegressor`.
     batch_size : int or "auto", default="auto"
         Rows per mini-batch; ``"auto"`` is ``min(256, n_samples)``.
     max_epochs : int, default=100
@@ -184,6 +187,7 @@ class TransferEstimator(BaseNetworkRegressor):
         "source_alpha": [Interval(Real, 0, None, closed="left")],
         "input_adapter": ["boolean"],
         "trunk_lr_scale": [Interval(Real, 0, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
         "lr_decay": [Interval(Real, 1, None, closed="left")],
         "unfreeze_every": [Interval(Integral, 1, None, closed="left")],
     }
@@ -206,7 +210,7 @@ class TransferEstimator(BaseNetworkRegressor):
         loss="squared_error",
         standardize_targets=True,
         optimizer="adam",
-        lr=1e-4,
+        lr=None,
         batch_size="auto",
         max_epochs=100,
         early_stopping=False,
@@ -303,6 +307,11 @@ class TransferEstimator(BaseNetworkRegressor):
             strategy = "linear_probe" if fewest < MIN_ROWS_TO_FINE_TUNE else "lp_ft"
         self._strategy = strategy
 
+    def _learning_rate(self):
+        if self.lr is not None:
+            return self.lr
+        return 1e-3 if self._source is None else 1e-4
+
     def _source_prefix(self):
         """Parameter-name prefix of the transferred (source) layers."""
         return "trunk.1." if self.input_adapter else "trunk."
@@ -369,7 +378,8 @@ class TransferEstimator(BaseNetworkRegressor):
         """Discriminative learning rates as skorch optimizer param groups."""
         if self._source is None:
             return {}
-        prefix, trunk_lr = self._source_prefix(), self.lr * self.trunk_lr_scale
+        prefix = self._source_prefix()
+        trunk_lr = self._learning_rate() * self.trunk_lr_scale
         if self._strategy == "gradual_unfreezing":
             groups = [
                 (f"{prefix}{name}.*", {"lr": trunk_lr / self.lr_decay**depth})
