@@ -20,7 +20,7 @@ case "${1:-}" in
         "$VENV/bin/python" examples/demo_multitask_vs_independent.py "${@:2}"
         ;;
     test)
-        ensure_venv "[test]"
+        ensure_venv "[test,docs]"
         export SKLEARN_MTL_DATA=${SKLEARN_MTL_DATA:-$(cd .. && pwd)/shared/datasets}
         "$VENV/bin/python" -m pytest "${@:2}"
         ;;

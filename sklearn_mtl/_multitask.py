@@ -89,11 +89,11 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         :class:`~sklearn_mtl.modules.MultiTaskModule`.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` had string column names.
     n_tasks_ : int
         Number of tasks (columns of ``y``).
-    task_names_ : ndarray of shape (n_tasks_,)
+    task_names_ : ndarray of shape (`n_tasks_`,)
         Column names of a DataFrame ``y``, else ``task_0, task_1, ...``.
     history_ : skorch.history.History
         Per epoch: ``train_loss``, ``train_task_loss`` (one value per task),

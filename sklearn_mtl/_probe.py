@@ -125,7 +125,5 @@ def _one_standard_error_choice(errors, weights):
     w = weights / weights.sum()
     mean = w @ errors
     best = int(np.argmin(mean))
-    diff = errors[:, 0:1] - errors[:, best : best + 1]
     spread = np.sqrt(w @ (errors[:, best] - mean[best]) ** 2 / max(len(w) - 1, 1))
-    del diff
     return int(np.flatnonzero(mean <= mean[best] + spread)[0])

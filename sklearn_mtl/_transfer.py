@@ -79,7 +79,10 @@ class TransferEstimator(BaseNetworkRegressor):
     dropout : float, default=0.0
         Dropout after the new hidden layers.
     alpha : float, default=1e-4
-        L2 strength on the weights that have no source value (the new head).
+        Strength of the L2 penalty ``alpha / 2 * ||W||^2`` on the weight
+        matrices that train. With ``strategy="l2_sp"`` it covers only the new
+        layers; the transferred ones are pulled toward the source instead
+        (``source_alpha``).
     source_alpha : float, default=1e-2
         Strength of the L2-SP pull toward the source's weights; used by
         ``strategy="l2_sp"``.
@@ -139,15 +142,15 @@ class TransferEstimator(BaseNetworkRegressor):
         The fitted net; ``net_.module_.trunk`` is the (copied) trunk.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when ``X`` had string column names.
     n_tasks_ : int
         Number of target tasks.
-    task_names_ : ndarray of shape (n_tasks_,)
+    task_names_ : ndarray of shape (`n_tasks_`,)
         Task names.
     strategy_ : str or None
         The strategy used (``"auto"`` resolved); None when ``source=None``.
-    probe_alphas_ : ndarray of shape (n_tasks_,) or None
+    probe_alphas_ : ndarray of shape (`n_tasks_`,) or None
         Ridge strength the linear probe chose per task (None when no probe ran).
     history_ : skorch.history.History
         Per-epoch losses of the gradient phase.

@@ -53,7 +53,7 @@ def make_mlp(n_inputs, layer_sizes, activation="relu", dropout=0.0):
 
 
 class TaskHeadsModule(nn.Module):
-    """One head per task, each ``d -> hidden... -> 1``, as batched matmuls.
+    """One head per task (``d -> hidden -> 1``), evaluated as batched matmuls.
 
     With no hidden layers, the ``T`` linear heads are the ``T`` rows of a
     single ``nn.Linear(d, T)``: mathematically the same as ``T`` separate

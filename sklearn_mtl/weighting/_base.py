@@ -23,7 +23,7 @@ class TaskWeighting(BaseEstimator):
     ----------
     n_tasks_ : int
         Number of tasks, set by :meth:`initialize`.
-    weights_ : ndarray of shape (n_tasks_,)
+    weights_ : ndarray of shape (`n_tasks_`,)
         The current weights, recorded in ``history_`` after each epoch.
     """
 
