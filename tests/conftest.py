@@ -5,6 +5,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+# The fits in this suite are tiny: one intra-op thread is faster than two, and
+# much faster when other processes share the cores (threads then wait on each
+# other). Worker processes of n_jobs=2 searches get one thread from joblib.
+torch.set_num_threads(1)
+
 settings.register_profile(
     "ci",
     deadline=None,
