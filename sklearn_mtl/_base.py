@@ -332,7 +332,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         labelled = ~np.isnan(Y)
         Z = np.where(labelled, (Y - mean) / np.where(scale > 0, scale, 1.0), 0.0)
         cell_weights = np.where(labelled, sample_weight[:, None], 0.0)
-        train, valid = np.arange(len(X)), None
+        train, valid = slice(None), None  # a slice: no copy of X without a split
         if self.early_stopping:
             train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
 
@@ -349,7 +349,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             if first:
-                net = self._make_net(X.shape[1], Y.shape[1], len(train), device, seed)
+                n_train = len(data.train)
+                net = self._make_net(X.shape[1], Y.shape[1], n_train, device, seed)
                 net.initialize()
                 self._initialize_from_data(
                     net, X[train], Z[train], cell_weights[train], (mean, scale)
