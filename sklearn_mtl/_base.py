@@ -182,8 +182,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         ``target_scaling`` the ``(mean, scale)`` pair of this fit.
         """
 
-    def _prepare_for_data(self, Y):
-        """Settle data-dependent choices before the net is built (no-op here)."""
+    def _prepare_for_data(self, X, Y, sample_weight):
+        """Settle data-dependent choices before a new net is built (no-op here)."""
 
     def _epochs_to_train(self, net, epochs):
         """Return how many gradient epochs to run for a request of ``epochs``."""
@@ -323,8 +323,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         device = resolve_device(self.device) if first else self.net_.device
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        self._prepare_for_data(Y)
         if first:
+            self._prepare_for_data(X, Y, sample_weight)
             mean, scale = self._target_scaling(Y, sample_weight)
         else:
             mean, scale = self._target_mean, self._target_scale

@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.model_selection import KFold
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Freezer, Unfreezer
 from torch import nn
@@ -19,8 +20,11 @@ from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 __all__ = ["TransferEstimator"]
 
 STRATEGIES = ("linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp")
-# below this many labelled rows in its smallest task, strategy="auto" only probes
+# below this many labelled rows in its smallest task, strategy="auto" compares
+# the probe with a full fine-tune by K-fold error; from it on, it runs lp_ft
 MIN_ROWS_TO_FINE_TUNE = 100
+GUARD_FOLDS = 5
+MIN_ROWS_TO_COMPARE = 4
 
 
 class TransferEstimator(BaseNetworkRegressor):
@@ -50,11 +54,17 @@ class TransferEstimator(BaseNetworkRegressor):
         reference, so a grid search never refits it.
     strategy : {"auto", "linear_probe", "fine_tune", "lp_ft", \
             "gradual_unfreezing", "l2_sp"}, default="auto"
-        - ``"auto"``: ``"linear_probe"`` when the target's smallest task has
-          fewer than 100 labelled rows, else ``"lp_ft"``. Measured on real
-          data (``benchmarks/bench_transfer.py``), fine-tuning the trunk on a
-          few dozen rows made a good source worse, while the probe never did;
-          with hundreds of rows fine-tuning gains.
+        - ``"auto"``: when the target's smallest task has fewer than 100
+          labelled rows, whichever of ``"linear_probe"`` and a full
+          ``"fine_tune"`` (new head, lr 1e-3 unless set) has the lower 5-fold
+          error on the target rows (a guard against negative transfer; the
+          scores are kept in ``strategy_scores_``); from 100 rows on,
+          ``"lp_ft"``. Measured on real data
+          (``benchmarks/bench_transfer.py``): on a few dozen rows the probe
+          kept a good source safe where fine-tuning made it worse, while a
+          source whose features did not fit the target was beaten by
+          learning the target afresh; with hundreds of rows fine-tuning
+          gains.
         - ``"linear_probe"``: trunk frozen; a linear head is the closed-form
           probe (a non-linear head trains by gradient with the trunk frozen).
         - ``"fine_tune"``: new randomly initialised head, every layer trains at
@@ -109,10 +119,12 @@ class TransferEstimator(BaseNetworkRegressor):
         Optimiser for the gradient phase.
     lr : float or None, default=None
         Learning rate of the gradient phase (the head's, for
-        ``"gradual_unfreezing"``). None means 1e-4 with a source (small steps
-        keep the transferred features; measured in
-        ``benchmarks/bench_transfer.py``) and 1e-3 from scratch
-        (``source=None``), like :class:`MultiTaskRegressor`.
+        ``"gradual_unfreezing"``). None means 1e-4 for ``"lp_ft"``,
+        ``"gradual_unfreezing"`` and ``"l2_sp"`` (small steps from a probed
+        model keep the transferred features; measured in
+        ``benchmarks/bench_transfer.py``) and 1e-3 where training starts from
+        random weights (``"fine_tune"``, a hidden probe head, ``source=None``),
+        as in :class:`MultiTaskRegressor`.
     batch_size : int or "auto", default="auto"
         Rows per mini-batch; ``"auto"`` is ``min(256, n_samples)``.
     max_epochs : int, default=100
@@ -150,6 +162,9 @@ class TransferEstimator(BaseNetworkRegressor):
         Task names.
     strategy_ : str or None
         The strategy used (``"auto"`` resolved); None when ``source=None``.
+    strategy_scores_ : dict or None
+        With ``strategy="auto"`` on a small target: the K-fold mean squared
+        error (in task standard deviations) of each candidate strategy.
     probe_alphas_ : ndarray of shape (`n_tasks_`,) or None
         Ridge strength the linear probe chose per task (None when no probe ran).
     history_ : skorch.history.History
@@ -300,20 +315,69 @@ class TransferEstimator(BaseNetworkRegressor):
         heads = TaskHeadsModule(width, n_tasks, head, self.activation, self.dropout)
         return MultiTaskModule(trunk, heads)
 
-    def _prepare_for_data(self, Y):
-        """Resolve ``strategy="auto"`` from the labelled rows of the smallest task."""
-        strategy = self.strategy
+    def _prepare_for_data(self, X, Y, sample_weight):
+        """Resolve ``strategy="auto"`` from the target data."""
+        strategy, self.strategy_scores_ = self.strategy, None
         if self._source is None:
             strategy = None
         elif strategy == "auto":
             fewest = int((~np.isnan(Y)).sum(axis=0).min())
-            strategy = "linear_probe" if fewest < MIN_ROWS_TO_FINE_TUNE else "lp_ft"
+            if fewest >= MIN_ROWS_TO_FINE_TUNE:
+                strategy = "lp_ft"
+            else:
+                strategy = self._guard_against_negative_transfer(X, Y, sample_weight)
         self._strategy = strategy
+
+    def _guard_against_negative_transfer(self, X, Y, sample_weight):
+        """Pick the linear probe or a full fine-tune by K-fold error on the target.
+
+        The probe keeps a good source safe on a handful of rows; a full
+        fine-tune from a new head (at ``lr`` or 1e-3) can learn the target
+        when the source's features do not fit it. Each candidate is scored
+        by its mean squared error (per task, in units of the task's standard
+        deviation) on held-out target rows; the probe wins ties and is kept
+        when there are too few rows to hold any out.
+        """
+        if len(X) < MIN_ROWS_TO_COMPARE:
+            return "linear_probe"
+        folds = [
+            (train, test)
+            for train, test in KFold(
+                min(GUARD_FOLDS, len(X)), shuffle=True, random_state=0
+            ).split(X)
+            if (~np.isnan(Y[train])).any(axis=0).all()  # every task can train
+        ]
+        if not folds:
+            return "linear_probe"
+        spread = np.nanstd(Y, axis=0)
+        spread = np.where(spread > 0, spread, 1.0)
+        candidates = {"linear_probe": {}, "fine_tune": {}}
+        errors = {}
+        for name, params in candidates.items():
+            squared, weight = 0.0, 0.0
+            for train, test in folds:
+                model = clone(self).set_params(
+                    strategy=name, verbose=0, warm_start=False, **params
+                )
+                model.fit(X[train], Y[train], sample_weight=sample_weight[train])
+                pred = model.predict(X[test]).reshape(len(test), -1)
+                labelled = ~np.isnan(Y[test])
+                cells = np.where(labelled, sample_weight[test, None], 0.0)
+                residual = np.where(labelled, (pred - Y[test]) / spread, 0.0)
+                squared += float((cells * residual**2).sum())
+                weight += float(cells.sum())
+            errors[name] = squared / max(weight, 1e-300)
+        self.strategy_scores_ = errors
+        return min(errors, key=lambda name: (errors[name], name != "linear_probe"))
 
     def _learning_rate(self):
         if self.lr is not None:
             return self.lr
-        return 1e-3 if self._source is None else 1e-4
+        # small steps when fine-tuning a probed model; a new head or network
+        # that trains from random weights gets MultiTaskRegressor's 1e-3
+        return (
+            1e-4 if self._strategy in ("lp_ft", "gradual_unfreezing", "l2_sp") else 1e-3
+        )
 
     def _source_prefix(self):
         """Parameter-name prefix of the transferred (source) layers."""

@@ -86,7 +86,8 @@ def test_every_strategy_fits_a_multitask_target_with_missing_labels(strategy, so
 
 def test_linear_probe_is_closed_form_and_keeps_the_trunk(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=source).fit(X[400:460], Y[400:460, 2])
+    model = TransferEstimator(source=source, strategy="linear_probe")
+    model.fit(X[400:460], Y[400:460, 2])
     assert model.n_iter_ == 0 and model.probe_alphas_.shape == (1,)
     assert same_trunk(model, source)
     assert model.net_.module_.trunk is not source.net_.module_.trunk
@@ -94,7 +95,9 @@ def test_linear_probe_is_closed_form_and_keeps_the_trunk(source, problem):
 
 def test_linear_probe_with_hidden_head_trains_only_the_head(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=source, head_layer_sizes=(8,), **TARGET)
+    model = TransferEstimator(
+        source=source, strategy="linear_probe", head_layer_sizes=(8,), **TARGET
+    )
     model.fit(X[400:460], Y[400:460, 2])
     assert model.n_iter_ == 5
     assert same_trunk(model, source)
@@ -110,18 +113,20 @@ def test_full_strategies_train_the_trunk(strategy, source, problem):
 
 
 def test_probe_shrinks_toward_the_source_head(source, problem):
-    # With 2 labelled rows there is no cross-validation: the probe keeps the
-    # source head's slope and only moves its intercept, so the target model
-    # predicts the source's prediction plus a constant.
+    # With 2 labelled rows there is nothing to cross-validate: the probe keeps
+    # the source's head, so the target model predicts what the source does.
     X, Y = problem
-    model = TransferEstimator(source=source).fit(X[400:402], Y[400:402, :2])
-    shift = model.predict(X[:50]) - source.predict(X[:50])
-    np.testing.assert_allclose(shift, shift[:1].repeat(50, axis=0), atol=1e-4)
+    model = TransferEstimator(source=source, strategy="linear_probe")
+    model.fit(X[400:402], Y[400:402, :2])
+    np.testing.assert_allclose(model.predict(X[:50]), source.predict(X[:50]), atol=1e-4)
+    assert np.isinf(model.probe_alphas_).all()
 
 
 def test_probe_learns_a_new_task_from_scratch_head(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=source).fit(X[400:500], Y[400:500, 2])
+    model = TransferEstimator(source=source, strategy="linear_probe")
+    model.fit(X[400:500], Y[400:500, 2])
+    assert np.isfinite(model.probe_alphas_).all()  # the probe moved off the prior
     assert model.score(X[500:], Y[500:, 2]) > 0.5
 
 
@@ -198,10 +203,10 @@ def test_transfer_estimator_as_source(source, problem):
 
 def test_frozen_estimator_source(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=FrozenEstimator(source)).fit(
-        X[400:460], Y[400:460, 2]
-    )
-    expected = TransferEstimator(source=source).fit(X[400:460], Y[400:460, 2])
+    model = TransferEstimator(source=FrozenEstimator(source), random_state=0)
+    model.fit(X[400:460], Y[400:460, 2])
+    expected = TransferEstimator(source=source, random_state=0)
+    expected.fit(X[400:460], Y[400:460, 2])
     np.testing.assert_allclose(model.predict(X), expected.predict(X))
 
 
@@ -241,9 +246,11 @@ def test_input_adapter_starts_as_identity_when_widths_match(source, problem):
 
 def test_linear_probe_trains_the_adapter_but_not_the_source_layers(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=source, input_adapter=True, **TARGET)
+    model = TransferEstimator(
+        source=source, strategy="linear_probe", input_adapter=True, **TARGET
+    )
     model.fit(X[400:460], Y[400:460, 2])
-    assert model.strategy_ == "linear_probe" and model.n_iter_ == 5
+    assert model.n_iter_ == 5
     assert not torch.equal(model.net_.module_.trunk[0].weight, torch.eye(6))
     for (name, p), q in zip(
         model.net_.module_.trunk[1].named_parameters(),
@@ -363,14 +370,41 @@ def test_bad_hyperparameters(params, match, source, problem):
         TransferEstimator(source=source, **params).fit(X[:20], Y[:20, 0])
 
 
-@pytest.mark.parametrize("n_rows, expected", [(60, "linear_probe"), (150, "lp_ft")])
-def test_auto_strategy_probes_small_targets_and_fine_tunes_larger_ones(
-    n_rows, expected, source, problem
-):
+def test_auto_strategy_fine_tunes_from_100_rows(source, problem):
     X, Y = problem
-    model = TransferEstimator(source=source, **TARGET).fit(X[:n_rows], Y[:n_rows, 2])
-    assert model.strategy == "auto" and model.strategy_ == expected
-    assert model.n_iter_ == (0 if expected == "linear_probe" else 5)
+    model = TransferEstimator(source=source, **TARGET).fit(X[:150], Y[:150, 2])
+    assert model.strategy == "auto" and model.strategy_ == "lp_ft"
+    assert model.strategy_scores_ is None and model.n_iter_ == 5
+
+
+def test_auto_keeps_the_probe_for_a_good_source(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, random_state=0).fit(
+        X[400:440], Y[400:440, :2]
+    )
+    scores = model.strategy_scores_
+    assert set(scores) == {"linear_probe", "fine_tune"}
+    assert model.strategy_ == "linear_probe" == min(scores, key=scores.get)
+    assert model.n_iter_ == 0
+
+
+def test_auto_guards_against_a_useless_source(problem):
+    # a trunk whose features are constant carries nothing: the probe can only
+    # predict the mean, so the guard must choose to fine-tune every layer
+    X, Y = problem
+    trunk = nn.Linear(6, 4)
+    with torch.no_grad():
+        trunk.weight.zero_()
+    y = X @ np.arange(1.0, 7.0)
+    model = TransferEstimator(source=trunk, random_state=0, max_epochs=200)
+    model.fit(X[:60], y[:60])
+    assert model.strategy_ == "fine_tune"
+    assert (
+        model.strategy_scores_["fine_tune"]
+        < 0.5 * model.strategy_scores_["linear_probe"]
+    )
+    assert model.score(X[60:200], y[60:200]) > 0.5  # the probe alone scores ~0
+    assert torch.equal(trunk.weight, torch.zeros(4, 6))
 
 
 def test_auto_strategy_counts_the_least_labelled_task(source, problem):
@@ -378,7 +412,8 @@ def test_auto_strategy_counts_the_least_labelled_task(source, problem):
     Y = Y[:150, 1:].copy()
     Y[:100, 1] = np.nan  # the second task has only 50 labelled rows
     model = TransferEstimator(source=source, **TARGET).fit(X[:150], Y)
-    assert model.strategy_ == "linear_probe"
+    assert model.strategy_ in ("linear_probe", "fine_tune")
+    assert model.strategy_scores_ is not None
 
 
 def test_from_scratch_has_no_strategy(problem):
