@@ -17,6 +17,18 @@ pytestmark = pytest.mark.cuda
 KW = dict(hidden_layer_sizes=(32,), batch_size=32, max_epochs=20, random_state=0)
 
 
+def run_without_cuda(script):
+    """Run ``script`` in a fresh interpreter that sees no GPU; fail on error."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.fixture(scope="module")
 def cuda_model():
     X, Y = make_multitask_regression(
@@ -65,14 +77,7 @@ np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-6)
 model.partial_fit(X, pred)  # and can keep training
 print("ok", model.net_.device)
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "ok cpu" in result.stdout
+    assert "ok cpu" in run_without_cuda(script).stdout
 
 
 def test_transfer_on_cuda_keeps_the_source_and_returns_float64(cuda_model):
@@ -112,10 +117,4 @@ def test_cuda_l2_sp_model_unpickles_on_cpu(cuda_model, tmp_path):
         f"model = pickle.loads(open({str(path)!r}, 'rb').read())\n"
         "print('ok', model.net_.device)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    assert "ok cpu" in run_without_cuda(script).stdout
