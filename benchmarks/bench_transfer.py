@@ -8,7 +8,8 @@ rest of the target domain is the test set, and every method is scored by R^2
 - target only: ``MultiTaskRegressor()`` with defaults, on the k rows;
 - pooled: ``MultiTaskRegressor`` (the source's settings) on source + k rows;
 - naive fine-tune: every weight fine-tuned from a new head, ``lr=1e-3``;
-- ``TransferEstimator(source=source)`` with defaults, and each strategy.
+- ``TransferEstimator(source=source)`` with defaults (``strategy="auto"``),
+  and each strategy with its defaults.
 
 Data sets (from ``SKLEARN_MTL_DATA``):
 
@@ -27,6 +28,7 @@ import time
 import warnings
 
 import numpy as np
+import torch
 from sklearn.metrics import r2_score
 from sklearn.preprocessing import StandardScaler
 
@@ -141,7 +143,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["california", "parkinsons"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     seeds = range(1) if args.quick else range(3)
     patients = (1, 22) if args.quick else (1, 8, 15, 22, 29, 36)
     warnings.simplefilter("ignore")
