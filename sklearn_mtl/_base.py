@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 from skorch.callbacks import EarlyStopping
 from skorch.utils import noop
 
-from ._net import MultiTaskNet, SplitData, TensorData
+from ._net import EVAL_CHUNK_ROWS, MultiTaskNet, SplitData, TensorData, eval_in_chunks
 from ._penalties import L2Penalty
 from ._validation import check_multitask_y, masked_r2_score
 from .weighting import TaskWeighting, resolve_weighting
@@ -34,7 +34,7 @@ LOSSES = {
     "absolute_error": torch.nn.L1Loss,
 }
 PREDICT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
-PREDICT_CHUNK_ROWS = 8192
+PREDICT_CHUNK_ROWS = EVAL_CHUNK_ROWS
 
 
 def resolve_device(device):
@@ -435,21 +435,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def _predict_standardized(self, X):
         """Run the module on ``X`` in chunks; float64 unless asked otherwise."""
         dtype = PREDICT_DTYPES[self.predict_dtype]
-        device = self.net_.device
         module = self.net_.module_
         if dtype != torch.float32:
             module = copy.deepcopy(module).to(dtype)
-        was_training = module.training
-        module.eval()
-        out = np.empty((X.shape[0], self.n_tasks_), dtype=np.float64)
-        try:
-            with torch.inference_mode():
-                for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
-                    chunk = X[start : start + PREDICT_CHUNK_ROWS]
-                    xb = torch.tensor(chunk, dtype=dtype, device=device)
-                    out[start : start + len(chunk)] = module(xb).cpu().numpy()
-        finally:
-            module.train(was_training)
+        out = eval_in_chunks(module, X, self.net_.device, dtype, PREDICT_CHUNK_ROWS)
         if not np.all(np.isfinite(out)):
             raise ValueError(
                 "The network produced non-finite predictions; the inputs may be far "

@@ -12,7 +12,33 @@ from skorch import NeuralNet
 
 from .exceptions import TrainingDivergedError
 
-__all__ = ["TensorData", "TensorBatches", "MultiTaskNet", "SplitData"]
+__all__ = ["TensorData", "TensorBatches", "MultiTaskNet", "SplitData", "eval_in_chunks"]
+
+# rows per forward pass outside training (validation, predict, probe features):
+# memory stays bounded whatever the size of X
+EVAL_CHUNK_ROWS = 8192
+
+
+def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS):
+    """Run ``module`` on the array ``X`` in eval mode; return float64 numpy.
+
+    ``X`` is converted to ``dtype`` on ``device`` one chunk of rows at a time;
+    the module's train/eval mode is restored afterwards.
+    """
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            parts = [
+                module(torch.tensor(X[i : i + chunk_rows], dtype=dtype, device=device))
+                .double()
+                .cpu()
+                .numpy()
+                for i in range(0, len(X), chunk_rows)
+            ]
+    finally:
+        module.train(was_training)
+    return np.concatenate(parts)
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -143,7 +169,7 @@ class MultiTaskNet(NeuralNet):
             return super().get_iterator(dataset, training=training)
         if training:
             return TensorBatches(dataset, self.batch_size, True, self.shuffle_generator)
-        return TensorBatches(dataset, max(self.batch_size, 8192))
+        return TensorBatches(dataset, max(self.batch_size, EVAL_CHUNK_ROWS))
 
     # ---- objective -------------------------------------------------------
     def initialize(self):

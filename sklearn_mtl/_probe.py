@@ -10,34 +10,13 @@ with more data it moves away as far as cross-validation supports.
 """
 
 import numpy as np
-import torch
 from sklearn.linear_model import Ridge, RidgeCV
 
-__all__ = ["trunk_features", "fit_linear_probe"]
+__all__ = ["fit_linear_probe"]
 
 ALPHAS = np.logspace(-4, 4, 17)
 MIN_ROWS_FOR_CV = 3
 ROWS_PER_DEGREE_OF_FREEDOM = 5
-
-
-@torch.no_grad()
-def trunk_features(trunk, X, device, chunk_rows=8192):
-    """Trunk outputs for ``X`` in eval mode, as a float64 array."""
-    was_training = trunk.training
-    trunk.eval()
-    try:
-        parts = [
-            trunk(
-                torch.tensor(X[i : i + chunk_rows], dtype=torch.float32, device=device)
-            )
-            .double()
-            .cpu()
-            .numpy()
-            for i in range(0, len(X), chunk_rows)
-        ]
-    finally:
-        trunk.train(was_training)
-    return np.concatenate(parts)
 
 
 def fit_linear_probe(features, Z, cell_weights, prior_weight=None, prior_bias=None):

@@ -12,8 +12,9 @@ from skorch.callbacks import Freezer, Unfreezer
 from torch import nn
 
 from ._base import BaseNetworkRegressor, check_layer_sizes
+from ._net import eval_in_chunks
 from ._penalties import L2SPPenalty
-from ._probe import fit_linear_probe, trunk_features
+from ._probe import fit_linear_probe
 from ._sources import resolve_source, trunk_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 
@@ -389,7 +390,7 @@ class TransferEstimator(BaseNetworkRegressor):
         heads = net.module_.heads
         if self._strategy in (None, "fine_tune") or heads.output is None:
             return
-        features = trunk_features(net.module_.trunk, X, net.device)
+        features = eval_in_chunks(net.module_.trunk, X, net.device)
         prior_weight, prior_bias = self._prior_head(heads.n_tasks, *target_scaling)
         weight, bias, self.probe_alphas_ = fit_linear_probe(
             features, Z, cell_weights, prior_weight, prior_bias
