@@ -1,17 +1,42 @@
 """Task-weighting strategies: how per-task losses combine into one objective.
 
 Pass a name, a list of weights, or an instance as
-``MultiTaskRegressor(task_weighting=...)``.
+``MultiTaskRegressor(task_weighting=...)``. ``WEIGHTINGS`` maps the names
+(``"equal"``, ``"uncertainty"``, ``"dwa"``, ``"gradnorm"``, ``"pcgrad"``,
+``"mgda"``) to their classes.
 """
 
 from sklearn.base import clone
 
 from ._base import TaskWeighting
+from ._dwa import DWAWeighting
 from ._fixed import EqualWeighting, FixedWeighting
+from ._gradnorm import GradNormWeighting
+from ._mgda import MGDAWeighting
+from ._pcgrad import PCGradWeighting
+from ._uncertainty import UncertaintyWeighting
 
-__all__ = ["TaskWeighting", "EqualWeighting", "FixedWeighting", "resolve_weighting"]
+__all__ = [
+    "TaskWeighting",
+    "EqualWeighting",
+    "FixedWeighting",
+    "UncertaintyWeighting",
+    "DWAWeighting",
+    "GradNormWeighting",
+    "PCGradWeighting",
+    "MGDAWeighting",
+    "WEIGHTINGS",
+    "resolve_weighting",
+]
 
-WEIGHTINGS = {"equal": EqualWeighting}
+WEIGHTINGS = {
+    "equal": EqualWeighting,
+    "uncertainty": UncertaintyWeighting,
+    "dwa": DWAWeighting,
+    "gradnorm": GradNormWeighting,
+    "pcgrad": PCGradWeighting,
+    "mgda": MGDAWeighting,
+}
 
 
 def resolve_weighting(spec):

@@ -1,4 +1,4 @@
-"""The task-weighting interface: per-task losses in, one scalar objective out."""
+"""The task-weighting interface: per-task losses (or gradients) in, one update out."""
 
 import numpy as np
 import torch
@@ -16,8 +16,30 @@ class TaskWeighting(BaseEstimator):
     :meth:`initialize` on the clone, so the object a user passes is never
     changed. State learnt during training ends in ``_``.
 
-    Subclasses implement :meth:`combine`; they may override :meth:`initialize`
-    (to create state) and :meth:`end_epoch` (to update it once per epoch).
+    There are two kinds of strategy:
+
+    - *Loss weighting* (``needs_gradients = False``): implement
+      :meth:`combine`. The optimiser follows the gradient of its result.
+    - *Gradient aggregation* (``needs_gradients = True``): implement
+      :meth:`combine_gradients`. For every mini-batch the training step
+      computes each present task's gradient on the shared parameters (the
+      trunk) and uses the strategy's combination of them as the shared
+      parameters' gradient. Task-specific parameters (the heads) follow the
+      gradient of :meth:`combine` (by default ``sum_t w_t * L_t`` with the
+      weights set by :meth:`initialize`; a strategy may record other
+      per-task numbers in ``weights_``, as :class:`MGDAWeighting` records its
+      gradient coefficients while its heads keep weight ``1 / n_tasks``).
+
+    A task with no labelled row in a mini-batch is *absent*: it has no loss
+    and no gradient. :meth:`combine` sees it through ``present``;
+    :meth:`combine_gradients` never sees it at all (its row is not passed),
+    so a zero gradient cannot distort the combination, and its state is left
+    as it was.
+
+    Hooks called by the training loop, in order: :meth:`initialize` once per
+    new network; for each mini-batch :meth:`combine` (and
+    :meth:`combine_gradients` for gradient strategies), then
+    :meth:`after_backward`; :meth:`end_epoch` once per epoch.
 
     Attributes
     ----------
@@ -26,6 +48,9 @@ class TaskWeighting(BaseEstimator):
     weights_ : ndarray of shape (`n_tasks_`,)
         The current weights, recorded in ``history_`` after each epoch.
     """
+
+    #: whether the strategy combines per-task gradients (see the class notes)
+    needs_gradients = False
 
     def initialize(self, n_tasks, device):
         """Prepare for training ``n_tasks`` tasks on ``device``; return self."""
@@ -55,6 +80,35 @@ class TaskWeighting(BaseEstimator):
             The weighted objective.
         """
         return (self._weights_tensor * task_losses).sum()
+
+    def combine_gradients(self, gradients, task_losses, tasks):
+        """Return the update direction of the shared parameters.
+
+        Called only when ``needs_gradients`` is True.
+
+        Parameters
+        ----------
+        gradients : torch.Tensor of shape (n_present, n_shared_parameters)
+            Gradient of each present task's loss with respect to the shared
+            parameters, flattened; one row per present task.
+        task_losses : torch.Tensor of shape (n_present,)
+            The present tasks' losses (detached).
+        tasks : torch.Tensor of int64, shape (n_present,)
+            Which task each row belongs to (indices into ``0..n_tasks_-1``).
+
+        Returns
+        -------
+        gradient : torch.Tensor of shape (n_shared_parameters,)
+            The gradient the optimiser applies to the shared parameters. On
+            the scale of equal weighting, ``sum_t g_t / n_tasks``.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} sets needs_gradients=True but does not "
+            "implement combine_gradients."
+        )
+
+    def after_backward(self):
+        """Update state after each mini-batch's backward pass (no-op here)."""
 
     def end_epoch(self, task_losses):
         """Update state once per epoch from the epoch's mean task losses."""
