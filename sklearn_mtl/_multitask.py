@@ -1,11 +1,20 @@
 """MultiTaskRegressor: a shared trunk and one head per task."""
 
-from numbers import Integral
+from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._affinity import AFFINITY_KINDS
 from ._base import BaseNetworkRegressor, check_layer_sizes
-from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
+from ._penalties import L2Penalty, SumPenalty, TaskMeanPenalty
+from .modules import (
+    BatchedMLP,
+    MixtureOfExpertsModule,
+    MultiTaskModule,
+    SoftSharingModule,
+    TaskHeadsModule,
+    make_mlp,
+)
 
 __all__ = ["MultiTaskRegressor"]
 
@@ -35,13 +44,37 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         Non-linearity of the hidden layers.
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
-    alpha : float, default=1e-4
-        Strength of the L2 penalty ``alpha / 2 * sum ||W||^2``.
-    task_weighting : "equal", array-like of shape (n_tasks,) or TaskWeighting, \
+    alpha : float, default=1e-2
+        Strength of the L2 penalty ``alpha / 2 * sum ||W||^2`` on the weight
+        matrices (not the biases). A task's own weights (its head) count
+        ``1 / n_tasks``, like its loss, so each head is regularised as in a
+        single-task network whatever the number of tasks.
+    task_weighting : str, array-like of shape (n_tasks,) or TaskWeighting, \
             default="equal"
-        How task losses combine: equal weights ``1 / n_tasks``, fixed weights
-        (used as given), or a :class:`~sklearn_mtl.weighting.TaskWeighting`
-        instance (cloned in ``fit``).
+        How task losses combine: a name in
+        :data:`sklearn_mtl.weighting.WEIGHTINGS` (``"equal"``: weights
+        ``1 / n_tasks``; learnt or gradient-based methods such as
+        ``"uncertainty"`` or ``"pcgrad"``), fixed weights (used as given), or
+        a :class:`~sklearn_mtl.weighting.TaskWeighting` instance (cloned in
+        ``fit``).
+    sharing : {"hard", "soft", "mmoe"}, default="hard"
+        How the tasks share layers. ``"hard"``: one trunk, a head per task.
+        ``"soft"``: a trunk per task, pulled toward the tasks' mean trunk by
+        ``sharing_alpha``. ``"mmoe"``: ``n_experts`` shared trunks mixed by a
+        softmax gate per task (Ma et al. 2018).
+    n_experts : int, default=4
+        Number of experts for ``sharing="mmoe"``; ignored otherwise.
+    sharing_alpha : float, default=1.0
+        Strength of the penalty
+        ``sharing_alpha / 2 * mean_t ||W_t - mean_t W||^2`` on each task's own
+        weight matrices: the heads (and the soft trunks or the MMoE gates). It
+        shrinks the tasks toward one shared model.
+    task_affinity : {"gradient_cosine", "lookahead"} or None, default=None
+        Record how tasks interact during training, in ``task_affinity_``:
+        ``"gradient_cosine"``, the cosine similarity of the tasks' gradients
+        on the shared parameters; ``"lookahead"``, the inter-task affinity of
+        Fifty et al. (2021), ``1 - L_j(after a step on task i) / L_j(before)``.
+        Averaged over all training steps. None computes nothing extra.
     loss : {"squared_error", "huber", "absolute_error"}, default="squared_error"
         Per-cell loss. Huber uses ``delta=1`` on the standardised targets.
     standardize_targets : bool, default=True
@@ -77,7 +110,9 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         Seeds weight initialisation, dropout, shuffling and the validation
         split. Torch's global random state is left as it was.
     verbose : int, default=0
-        0 prints nothing; 1 prints a line per epoch.
+        0 prints nothing; 1 shows a progress bar over the epochs on stderr,
+        with the training (and validation) loss and the per-task losses; 2 or
+        more prints skorch's table, a row per epoch.
     warm_start : bool, default=False
         When True, ``fit`` continues from the current weights and target
         scaling instead of starting over.
@@ -101,6 +136,10 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         ``task_weights``, ``dur``.
     n_iter_ : int
         Number of epochs trained.
+    task_affinity_ : ndarray of shape (`n_tasks_`, `n_tasks_`)
+        With ``task_affinity`` set: entry ``[i, j]`` is how training task
+        ``i`` helps task ``j`` (see ``task_affinity``); NaN for two tasks that
+        never shared a labelled mini-batch.
 
     See Also
     --------
@@ -124,6 +163,10 @@ class MultiTaskRegressor(BaseNetworkRegressor):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
+        "sharing": [StrOptions({"hard", "soft", "mmoe"})],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "sharing_alpha": [Interval(Real, 0, None, closed="left")],
+        "task_affinity": [StrOptions(set(AFFINITY_KINDS)), None],
     }
 
     def __init__(
@@ -132,8 +175,12 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         head_layer_sizes=(),
         activation="relu",
         dropout=0.0,
-        alpha=1e-4,
+        alpha=1e-2,
         task_weighting="equal",
+        sharing="hard",
+        n_experts=4,
+        sharing_alpha=1.0,
+        task_affinity=None,
         loss="squared_error",
         standardize_targets=True,
         optimizer="adam",
@@ -156,6 +203,10 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         self.dropout = dropout
         self.alpha = alpha
         self.task_weighting = task_weighting
+        self.sharing = sharing
+        self.n_experts = n_experts
+        self.sharing_alpha = sharing_alpha
+        self.task_affinity = task_affinity
         self.loss = loss
         self.standardize_targets = standardize_targets
         self.optimizer = optimizer
@@ -172,15 +223,52 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         self.verbose = verbose
         self.warm_start = warm_start
 
+    @property
+    def task_affinity_(self):
+        """How training each task moved the others; needs ``task_affinity``."""
+        recorder = getattr(self.net_, "affinity_", None)
+        if recorder is None:
+            raise AttributeError(
+                "task_affinity_ is recorded only when the model is fitted with "
+                "task_affinity='gradient_cosine' or 'lookahead'."
+            )
+        return recorder.result()
+
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
-        check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        if self.sharing != "hard" and not hidden:
+            raise ValueError(
+                f"sharing={self.sharing!r} needs at least one hidden layer in "
+                "hidden_layer_sizes (the per-task trunks or the experts)."
+            )
+
+    def _net_kwargs(self):
+        return {"task_affinity": self.task_affinity}
+
+    def _build_penalty(self, module):
+        penalties = [L2Penalty(self.alpha)] if self.alpha > 0 else []
+        if self.sharing_alpha > 0:
+            penalties.append(TaskMeanPenalty(self.sharing_alpha))
+        if len(penalties) < 2:
+            return penalties[0] if penalties else None
+        return SumPenalty(*penalties)
 
     def _build_module(self, n_features, n_tasks):
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         head = check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
-        trunk = make_mlp(n_features, hidden, self.activation, self.dropout)
-        heads = TaskHeadsModule(
-            trunk.out_features, n_tasks, head, self.activation, self.dropout
-        )
+        if self.sharing == "hard":
+            trunk = make_mlp(n_features, hidden, self.activation, self.dropout)
+            width = trunk.out_features
+        else:
+            copies = n_tasks if self.sharing == "soft" else self.n_experts
+            trunk = BatchedMLP(
+                n_features, copies, hidden, self.activation, self.dropout
+            )
+            width = trunk.out_features
+        heads = TaskHeadsModule(width, n_tasks, head, self.activation, self.dropout)
+        if self.sharing == "soft":
+            return SoftSharingModule(trunk, heads)
+        if self.sharing == "mmoe":
+            return MixtureOfExpertsModule(trunk, n_tasks, heads)
         return MultiTaskModule(trunk, heads)

@@ -9,7 +9,10 @@ cell weights become tensors on the training device once per ``fit``, and
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 
+from ._affinity import TaskAffinityRecorder
+from ._gradients import add_to_grads, shared_parameters, task_jacobian
 from .exceptions import TrainingDivergedError
 
 __all__ = ["TensorData", "TensorBatches", "MultiTaskNet", "SplitData", "eval_in_chunks"]
@@ -27,18 +30,18 @@ def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK
     """
     was_training = module.training
     module.eval()
+    out = None
     try:
         with torch.inference_mode():
-            parts = [
-                module(torch.tensor(X[i : i + chunk_rows], dtype=dtype, device=device))
-                .double()
-                .cpu()
-                .numpy()
-                for i in range(0, len(X), chunk_rows)
-            ]
+            for i in range(0, len(X), chunk_rows):
+                rows = torch.tensor(X[i : i + chunk_rows], dtype=dtype, device=device)
+                part = module(rows).double().cpu().numpy()
+                if out is None:  # one output array, filled chunk by chunk
+                    out = np.empty((len(X), *part.shape[1:]))
+                out[i : i + len(part)] = part
     finally:
         module.train(was_training)
-    return np.concatenate(parts)
+    return out
 
 
 class TensorData(torch.utils.data.Dataset):
@@ -126,6 +129,10 @@ class MultiTaskNet(NeuralNet):
         training batch (the ``alpha * R(theta)`` term).
     shuffle_generator : torch.Generator or None, default=None
         Generator for the order of training rows.
+    task_affinity : {"gradient_cosine", "lookahead"} or None, default=None
+        Record how the tasks' training steps interact (see
+        :class:`~sklearn_mtl._affinity.TaskAffinityRecorder`); None computes
+        nothing extra.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.
     """
@@ -137,12 +144,14 @@ class MultiTaskNet(NeuralNet):
         task_weighting=None,
         penalty=None,
         shuffle_generator=None,
+        task_affinity=None,
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
         self.task_weighting = task_weighting
         self.penalty = penalty
         self.shuffle_generator = shuffle_generator
+        self.task_affinity = task_affinity
 
     # ---- pickling: CUDA-trained nets must load on CPU-only machines --------
     def __getstate__(self):
@@ -155,6 +164,8 @@ class MultiTaskNet(NeuralNet):
         if self.initialized_:
             self.task_weighting.to(self.device)
             self._reset_task_stats(self.task_weighting.n_tasks_)
+            if self.affinity_ is not None:
+                self.affinity_.to(self.device)
 
     # ---- data path -------------------------------------------------------
     def get_split_datasets(self, X, y=None, **fit_params):
@@ -177,6 +188,11 @@ class MultiTaskNet(NeuralNet):
         super().initialize()
         n_tasks = self.task_weighting.n_tasks_
         self._reset_task_stats(n_tasks)
+        self.affinity_ = None
+        if self.task_affinity is not None:
+            self.affinity_ = TaskAffinityRecorder(
+                self.task_affinity, n_tasks, self.device
+            )
         return self
 
     def _reset_task_stats(self, n_tasks):
@@ -192,21 +208,74 @@ class MultiTaskNet(NeuralNet):
         if self.module_.training != training:
             super()._set_training(training)
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Weighted masked task losses, plus the penalty while training."""
+    def task_losses(self, y_pred, y_true):
+        """Per-task weighted mean losses of a batch, and which tasks it labels.
+
+        Returns ``(task_losses, present)``: ``task_losses[t]`` is 0 where
+        ``present[t]`` is False.
+        """
         Y, cell_weights = y_true
         elementwise = self.criterion_(y_pred, Y)
         sums = (elementwise * cell_weights).sum(dim=0)
         counts = cell_weights.sum(dim=0)
         present = counts > 0
-        task_losses = sums / torch.where(present, counts, torch.ones_like(counts))
+        return sums / torch.where(present, counts, torch.ones_like(counts)), present
+
+    def _record_task_losses(self, task_losses, y_true, training):
+        counts = y_true[1].sum(dim=0)
         self._task_stats["train" if training else "valid"] += torch.stack(
-            (sums.detach(), counts)
+            (task_losses.detach() * counts, counts)
         )
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Weighted masked task losses, plus the penalty while training."""
+        task_losses, present = self.task_losses(y_pred, y_true)
+        self._record_task_losses(task_losses, y_true, training)
         loss = self.task_weighting.combine(task_losses, present)
         if training and self.penalty is not None:
             loss = loss + self.penalty(self.module_)
         return loss
+
+    def train_step_single(self, batch, **fit_params):
+        """One backward pass; per-task gradients only when something needs them."""
+        weighting = self.task_weighting
+        if not weighting.needs_gradients and self.affinity_ is None:
+            step = super().train_step_single(batch, **fit_params)
+            weighting.after_backward()
+            return step
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        task_losses, present = self.task_losses(y_pred, yi)
+        self._record_task_losses(task_losses, yi, training=True)
+        tasks = present.nonzero().squeeze(1)
+        shared = shared_parameters(self.module_)
+        gradients = task_jacobian(task_losses[tasks], shared)
+        if self.affinity_ is not None:
+            self.affinity_.update(self, Xi, yi, gradients.detach(), tasks, shared)
+        loss = weighting.combine(task_losses, present)
+        penalty = self.penalty(self.module_) if self.penalty is not None else None
+        if not weighting.needs_gradients:
+            (loss if penalty is None else loss + penalty).backward()
+        else:
+            combined = weighting.combine_gradients(
+                gradients.detach(), task_losses[tasks].detach(), tasks
+            )
+            shared_ids = {id(p) for p in shared}
+            rest = [
+                p
+                for p in self.module_.parameters()
+                if p.requires_grad and id(p) not in shared_ids
+            ]
+            if rest and loss.requires_grad:
+                loss.backward(inputs=rest)
+            if penalty is not None:
+                penalty.backward()
+            add_to_grads(shared, combined)
+        weighting.after_backward()
+        if penalty is not None:
+            loss = loss.detach() + penalty.detach()
+        return {"loss": loss, "y_pred": y_pred}
 
     # ---- per-epoch bookkeeping --------------------------------------------
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
