@@ -7,11 +7,12 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import KFold
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Freezer, Unfreezer
 from torch import nn
 
-from ._base import BaseNetworkRegressor, check_layer_sizes
+from ._base import BaseNetworkRegressor, check_layer_sizes, mask_aware_split
 from ._net import eval_in_chunks
 from ._penalties import L2SPPenalty
 from ._probe import fit_linear_probe
@@ -81,6 +82,20 @@ class TransferEstimator(BaseNetworkRegressor):
           (Li et al. 2018).
 
         Ignored when ``source=None``.
+    compare_with_scratch : bool, default=False
+        Guard against negative transfer: hold out ``validation_fraction`` of
+        the rows (the same share early stopping holds out), fit on the rest
+        both the transfer (the chosen ``strategy``) and the same network
+        trained from scratch (the source trunk's architecture with every
+        layer re-initialised by its ``reset_parameters``, then trained as with
+        ``source=None``), and score both on the held-out rows. The scratch
+        network is kept only when its error is lower by more than one standard
+        error of the paired difference (a few held-out rows rarely prove a
+        source harmful); the kept one is then refit on all rows. It costs
+        about three fits. What was kept is in ``kept_``, the two errors in
+        ``guard_scores_``. With fewer than 4 rows, or when no row can be held
+        out without leaving a task unlabelled, the transfer is kept
+        unchecked. Ignored when ``source=None``.
     hidden_layer_sizes : array-like of int, default=(128, 128)
         Trunk widths when ``source=None``; ignored otherwise.
     head_layer_sizes : array-like of int, default=()
@@ -162,10 +177,20 @@ class TransferEstimator(BaseNetworkRegressor):
     task_names_ : ndarray of shape (`n_tasks_`,)
         Task names.
     strategy_ : str or None
-        The strategy used (``"auto"`` resolved); None when ``source=None``.
+        The strategy used (``"auto"`` resolved); None when the network trained
+        from scratch (``source=None``, or ``kept_ == "scratch"``).
     strategy_scores_ : dict or None
         With ``strategy="auto"`` on a small target: the K-fold mean squared
         error (in task standard deviations) of each candidate strategy.
+    kept_ : {"transfer", "scratch"}
+        Whether the fitted network starts from the source (``"transfer"``) or
+        from random weights (``"scratch"``: ``source=None``, or
+        ``compare_with_scratch=True`` found the source harmful).
+    guard_scores_ : dict or None
+        With ``compare_with_scratch=True``: the held-out mean squared error
+        (in task standard deviations) of ``"transfer"`` and ``"scratch"``, and
+        the ``"standard_error"`` of their difference; scratch was kept when
+        ``transfer - scratch > standard_error``. None when no comparison ran.
     probe_alphas_ : ndarray of shape (`n_tasks_`,) or None
         Ridge strength the linear probe chose per task (None when no probe ran).
     history_ : skorch.history.History
@@ -199,6 +224,7 @@ class TransferEstimator(BaseNetworkRegressor):
         **BaseNetworkRegressor._parameter_constraints,
         "source": [None, object],
         "strategy": [StrOptions({"auto", *STRATEGIES})],
+        "compare_with_scratch": ["boolean"],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -215,6 +241,7 @@ class TransferEstimator(BaseNetworkRegressor):
         self,
         source=None,
         strategy="auto",
+        compare_with_scratch=False,
         hidden_layer_sizes=(128, 128),
         head_layer_sizes=(),
         activation="relu",
@@ -244,6 +271,7 @@ class TransferEstimator(BaseNetworkRegressor):
     ):
         self.source = source
         self.strategy = strategy
+        self.compare_with_scratch = compare_with_scratch
         self.hidden_layer_sizes = hidden_layer_sizes
         self.head_layer_sizes = head_layer_sizes
         self.activation = activation
@@ -317,8 +345,12 @@ class TransferEstimator(BaseNetworkRegressor):
         return MultiTaskModule(trunk, heads)
 
     def _prepare_for_data(self, X, Y, sample_weight):
-        """Resolve ``strategy="auto"`` from the target data."""
+        """Resolve ``strategy="auto"``, then run the scratch guard if asked."""
+        if self.compare_with_scratch and self._source is not None:
+            check_reinitializable(self._source.trunk)  # before any costly fit
         strategy, self.strategy_scores_ = self.strategy, None
+        self.kept_ = "transfer" if self._source is not None else "scratch"
+        self.guard_scores_ = None
         if self._source is None:
             strategy = None
         elif strategy == "auto":
@@ -328,6 +360,8 @@ class TransferEstimator(BaseNetworkRegressor):
             else:
                 strategy = self._guard_against_negative_transfer(X, Y, sample_weight)
         self._strategy = strategy
+        if self.compare_with_scratch and self._source is not None:
+            self._compare_with_scratch(X, Y, sample_weight)
 
     def _guard_against_negative_transfer(self, X, Y, sample_weight):
         """Pick the linear probe or a full fine-tune by K-fold error on the target.
@@ -350,26 +384,75 @@ class TransferEstimator(BaseNetworkRegressor):
         ]
         if not folds:
             return "linear_probe"
-        spread = np.nanstd(Y, axis=0)
-        spread = np.where(spread > 0, spread, 1.0)
-        candidates = {"linear_probe": {}, "fine_tune": {}}
+        spread = _task_spread(Y)
         errors = {}
-        for name, params in candidates.items():
-            squared, weight = 0.0, 0.0
+        for name in ("linear_probe", "fine_tune"):
+            squared, weight = [], []
             for train, test in folds:
                 model = clone(self).set_params(
-                    strategy=name, verbose=0, warm_start=False, **params
+                    strategy=name,
+                    compare_with_scratch=False,
+                    verbose=0,
+                    warm_start=False,
                 )
                 model.fit(X[train], Y[train], sample_weight=sample_weight[train])
-                pred = model.predict(X[test]).reshape(len(test), -1)
-                labelled = ~np.isnan(Y[test])
-                cells = np.where(labelled, sample_weight[test, None], 0.0)
-                residual = np.where(labelled, (pred - Y[test]) / spread, 0.0)
-                squared += float((cells * residual**2).sum())
-                weight += float(cells.sum())
-            errors[name] = squared / max(weight, 1e-300)
+                fold_squared, fold_weight = _held_out_errors(
+                    model, X[test], Y[test], sample_weight[test], spread
+                )
+                squared.append(fold_squared)
+                weight.append(fold_weight)
+            errors[name] = float(
+                _normalised(np.concatenate(weight)) @ np.concatenate(squared)
+            )
         self.strategy_scores_ = errors
         return min(errors, key=lambda name: (errors[name], name != "linear_probe"))
+
+    def _compare_with_scratch(self, X, Y, sample_weight):
+        """Keep the transfer, or switch to training from scratch if that is better.
+
+        Both candidates train on the same rows and are scored on the same
+        held-out cells. A handful of held-out rows gives a noisy comparison,
+        so the one-standard-error rule (as in the linear probe) decides: the
+        scratch network is kept only when its mean gain over the transfer
+        (the paired per-cell difference of squared errors) exceeds one
+        standard error of that mean. The final fit then starts from the
+        re-initialised trunk with ``strategy_`` None.
+        """
+        rng = check_random_state(self.random_state)
+        init_seed = int(rng.randint(np.iinfo(np.int32).max))
+        if len(X) < MIN_ROWS_TO_COMPARE:
+            return
+        try:
+            train, valid = mask_aware_split(~np.isnan(Y), self.validation_fraction, rng)
+        except ValueError:  # every held-out row is some task's only label
+            return
+        scratch_trunk = reinitialized_copy(self._source.trunk, init_seed)
+        common = dict(compare_with_scratch=False, verbose=0, warm_start=False)
+        candidates = {
+            "transfer": clone(self).set_params(strategy=self._strategy, **common),
+            "scratch": clone(self).set_params(
+                source=scratch_trunk, strategy="fine_tune", trunk_lr_scale=1.0, **common
+            ),
+        }
+        spread = _task_spread(Y)
+        squared = {}
+        for name, model in candidates.items():
+            model.fit(X[train], Y[train], sample_weight=sample_weight[train])
+            squared[name], weight = _held_out_errors(
+                model, X[valid], Y[valid], sample_weight[valid], spread
+            )
+        share = _normalised(weight)
+        scores = {name: float(share @ e) for name, e in squared.items()}
+        gain = squared["transfer"] - squared["scratch"]
+        mean_gain = share @ gain
+        scores["standard_error"] = float(
+            np.sqrt(share @ (gain - mean_gain) ** 2 / max(len(gain) - 1, 1))
+        )
+        self.guard_scores_ = scores
+        if mean_gain > scores["standard_error"]:
+            self.kept_ = "scratch"
+            self._source = resolve_source(scratch_trunk)
+            self._strategy = None
 
     def _learning_rate(self):
         if self.lr is not None:
@@ -391,6 +474,13 @@ class TransferEstimator(BaseNetworkRegressor):
         if self._strategy in (None, "fine_tune") or heads.output is None:
             return
         features = eval_in_chunks(net.module_.trunk, X, net.device)
+        if not np.all(np.isfinite(features)):
+            raise ValueError(
+                "The source trunk gives non-finite features for X: its values "
+                f"(up to {max(X.max(), -X.min()):.3g} in magnitude) overflow "
+                "float32 inside the network. Scale X the way the source's inputs "
+                "were scaled (e.g. with sklearn's StandardScaler)."
+            )
         prior_weight, prior_bias = self._prior_head(heads.n_tasks, *target_scaling)
         weight, bias, self.probe_alphas_ = fit_linear_probe(
             features, Z, cell_weights, prior_weight, prior_bias
@@ -412,14 +502,16 @@ class TransferEstimator(BaseNetworkRegressor):
             or self.input_adapter
         ):
             return None, None
-        scale = np.where(scale > 0, scale, 1.0)
+        constant = scale == 0
+        scale = np.where(constant, 1.0, scale)
         weight = source.head.weight.detach().double().cpu().numpy()
         bias = source.head.bias.detach().double().cpu().numpy()
         # the source predicts m_s + s_s * (F w + b) in original units
-        return (
-            weight * (source.target_scale / scale)[:, None],
-            (source.target_mean + source.target_scale * bias - mean) / scale,
-        )
+        weight = weight * (source.target_scale / scale)[:, None]
+        bias = (source.target_mean + source.target_scale * bias - mean) / scale
+        # a constant task trains on zeros: shrink its head toward zero
+        weight[constant], bias[constant] = 0.0, 0.0
+        return weight, bias
 
     def _epochs_to_train(self, net, epochs):
         closed_form = (
@@ -444,7 +536,7 @@ class TransferEstimator(BaseNetworkRegressor):
 
     def _net_kwargs(self):
         """Discriminative learning rates as skorch optimizer param groups."""
-        if self._source is None:
+        if self._strategy is None:  # from scratch: one learning rate
             return {}
         prefix = self._source_prefix()
         trunk_lr = self._learning_rate() * self.trunk_lr_scale
@@ -476,3 +568,68 @@ class TransferEstimator(BaseNetworkRegressor):
             if any(True for _ in child.parameters())
         ]
         return names[::-1]
+
+
+def _task_spread(Y):
+    """Return each task's standard deviation on its labelled rows (1 if constant).
+
+    Computed in units of each task's largest ``|y|``, so squares cannot
+    overflow.
+    """
+    unit = np.nanmax(np.abs(Y), axis=0)
+    unit = np.where(unit > 0, unit, 1.0)
+    spread = np.nanstd(Y / unit, axis=0) * unit
+    return np.where((spread > 0) & np.isfinite(spread), spread, 1.0)
+
+
+def _held_out_errors(model, X, Y, sample_weight, spread):
+    """Squared errors in units of ``spread`` of each labelled cell, and weights.
+
+    Returns two flat arrays over the labelled cells of ``Y``: the squared
+    standardised residual of ``model``'s prediction, and the row's weight.
+    """
+    pred = model.predict(X).reshape(len(X), -1)
+    labelled = ~np.isnan(Y)
+    residual = (pred - Y) / spread
+    weight = np.broadcast_to(sample_weight[:, None], Y.shape)
+    return residual[labelled] ** 2, weight[labelled]
+
+
+def _normalised(weights):
+    """Weights scaled to sum to 1 (uniform when they are all 0)."""
+    total = weights.sum()
+    return weights / total if total > 0 else np.full(len(weights), 1 / len(weights))
+
+
+def check_reinitializable(trunk):
+    """Raise a TypeError if some parameter of ``trunk`` has no initialiser.
+
+    Every submodule that owns parameters must have a ``reset_parameters``
+    method (as torch's layers do).
+    """
+    for name, module in trunk.named_modules():
+        own = any(True for _ in module.parameters(recurse=False))
+        if own and not callable(getattr(module, "reset_parameters", None)):
+            raise TypeError(
+                "compare_with_scratch=True re-initialises the source trunk, but its "
+                f"submodule {name or '(root)'!r} ({type(module).__name__}) has "
+                "parameters and no reset_parameters() method. Add one, or compare "
+                "with TransferEstimator(source=None) yourself."
+            )
+
+
+def reinitialized_copy(trunk, seed):
+    """Return a CPU copy of ``trunk`` with every layer re-initialised from ``seed``.
+
+    Each submodule's own ``reset_parameters`` draws the new weights, so the
+    copy has the trunk's architecture and the initialisation a network
+    trained from scratch would get.
+    """
+    check_reinitializable(trunk)
+    copy_ = copy.deepcopy(trunk).cpu()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for module in copy_.modules():
+            if callable(getattr(module, "reset_parameters", None)):
+                module.reset_parameters()
+    return copy_

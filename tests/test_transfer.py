@@ -17,6 +17,7 @@ from sklearn_mtl.datasets import make_multitask_regression
 
 STRATEGIES = ["linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp"]
 TARGET = dict(max_epochs=5, lr=1e-3, batch_size=16, random_state=0)
+TARGET_NO_SEED = {k: v for k, v in TARGET.items() if k != "random_state"}
 
 
 def weights_hash(module):
@@ -420,3 +421,121 @@ def test_from_scratch_has_no_strategy(problem):
     X, Y = problem
     model = TransferEstimator(hidden_layer_sizes=(8,), **TARGET).fit(X[:50], Y[:50, 0])
     assert model.strategy_ is None and model.probe_alphas_ is None
+
+
+# ---- compare_with_scratch: the guard against a harmful source -------------------
+
+
+def constant_trunk():
+    """A trunk whose features are constant: it carries nothing."""
+    trunk = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+    with torch.no_grad():
+        trunk[0].weight.zero_()
+    return trunk
+
+
+GUARD = dict(compare_with_scratch=True, validation_fraction=0.25, random_state=0)
+
+
+def test_guard_keeps_scratch_for_a_useless_source(problem):
+    X, Y = problem
+    y = X @ np.arange(1.0, 7.0)
+    trunk = constant_trunk()
+    before = weights_hash(trunk)
+    model = TransferEstimator(
+        source=trunk,
+        strategy="linear_probe",
+        max_epochs=200,
+        trunk_lr_scale=0.0,
+        **GUARD,
+    ).fit(X[:60], y[:60])
+    assert model.kept_ == "scratch" and model.strategy_ is None
+    scores = model.guard_scores_
+    assert scores["scratch"] < 0.5 * scores["transfer"]
+    assert scores["transfer"] - scores["scratch"] > scores["standard_error"] > 0
+    assert model.score(X[60:200], y[60:200]) > 0.8  # the probe alone scores ~0
+    # same architecture, new weights, every layer at one learning rate
+    new_trunk = model.net_.module_.trunk
+    assert new_trunk[0].weight.shape == (8, 6)
+    assert new_trunk[0].weight.abs().sum() > 0
+    assert {g["lr"] for g in model.net_.optimizer_.param_groups} == {1e-3}
+    assert weights_hash(trunk) == before
+
+
+def test_guard_keeps_a_good_source_on_small_data(source, problem):
+    X, Y = problem
+    model = TransferEstimator(source=source, strategy="linear_probe", **GUARD)
+    model.fit(X[400:440], Y[400:440, :2])
+    assert model.kept_ == "transfer" and model.strategy_ == "linear_probe"
+    assert model.guard_scores_["transfer"] < model.guard_scores_["scratch"]
+    assert same_trunk(model, source)
+
+
+@pytest.mark.parametrize(
+    "gain, kept",
+    [
+        ([0.5, 0.4, 0.6, 0.5], "scratch"),  # clearly better from scratch
+        ([0.9, -0.8, 0.7, -0.6], "transfer"),  # better on average, within noise
+        ([-0.5, -0.4, -0.6, -0.5], "transfer"),
+    ],
+)
+def test_guard_switches_only_beyond_one_standard_error(
+    gain, kept, source, problem, monkeypatch
+):
+    def held_out_errors(model, X, Y, sample_weight, spread):
+        cells = (~np.isnan(Y)).sum()
+        from_scratch = isinstance(model.source, nn.Module)
+        errors = np.ones(cells) - (np.resize(gain, cells) if from_scratch else 0.0)
+        return errors, np.ones(cells)
+
+    monkeypatch.setattr("sklearn_mtl._transfer._held_out_errors", held_out_errors)
+    X, Y = problem
+    model = TransferEstimator(
+        source=source, strategy="linear_probe", **GUARD, max_epochs=2
+    ).fit(X[400:440], Y[400:440, 2])
+    assert model.kept_ == kept
+    scores = model.guard_scores_
+    assert scores["transfer"] == pytest.approx(1.0)
+    assert scores["scratch"] == pytest.approx(1.0 - np.mean(np.resize(gain, 10)))
+
+
+def test_guard_is_reproducible_and_off_by_default(source, problem):
+    X, Y = problem
+    fit = dict(X=X[400:440], y=Y[400:440, 2])
+    first = TransferEstimator(
+        source=source, strategy="lp_ft", **GUARD, **TARGET_NO_SEED
+    )
+    second = clone(first)
+    first.fit(**fit)
+    second.fit(**fit)
+    assert first.guard_scores_ == second.guard_scores_
+    np.testing.assert_array_equal(first.predict(X[:20]), second.predict(X[:20]))
+    default = TransferEstimator(source=source, strategy="lp_ft", **TARGET).fit(**fit)
+    assert default.kept_ == "transfer" and default.guard_scores_ is None
+
+
+def test_guard_with_no_source_or_too_few_rows(source, problem):
+    X, Y = problem
+    scratch = TransferEstimator(hidden_layer_sizes=(8,), **GUARD, **TARGET_NO_SEED)
+    scratch.fit(X[:30], Y[:30, 0])
+    assert scratch.kept_ == "scratch" and scratch.guard_scores_ is None
+    tiny = TransferEstimator(source=source, strategy="linear_probe", **GUARD)
+    tiny.fit(X[:3], Y[:3, 0])
+    assert tiny.kept_ == "transfer" and tiny.guard_scores_ is None
+
+
+def test_guard_needs_a_trunk_it_can_reinitialise(problem):
+    X, Y = problem
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(6))
+
+        def forward(self, x):
+            return x * self.scale
+
+    with pytest.raises(TypeError, match="'0' \\(Scaled\\) has parameters and no"):
+        TransferEstimator(source=nn.Sequential(Scaled(), nn.Linear(6, 4)), **GUARD).fit(
+            X[:40], Y[:40, 0]
+        )
