@@ -20,8 +20,9 @@ from skorch.utils import noop
 
 from ._net import EVAL_CHUNK_ROWS, MultiTaskNet, SplitData, TensorData, eval_in_chunks
 from ._penalties import L2Penalty
+from ._progress import EpochProgressBar, write_message
 from ._validation import check_multitask_y, masked_r2_score
-from .weighting import TaskWeighting, resolve_weighting
+from .weighting import WEIGHTINGS, TaskWeighting, resolve_weighting
 
 OPTIMIZERS = {
     "adam": (torch.optim.Adam, {}),
@@ -132,7 +133,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         "activation": [StrOptions({"relu", "tanh", "logistic", "identity", "gelu"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "task_weighting": [StrOptions({"equal"}), "array-like", TaskWeighting],
+        "task_weighting": [StrOptions(set(WEIGHTINGS)), "array-like", TaskWeighting],
         "loss": [StrOptions(set(LOSSES))],
         "standardize_targets": ["boolean"],
         "optimizer": [StrOptions(set(OPTIMIZERS)), HasMethods(["step", "zero_grad"])],
@@ -249,8 +250,14 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        Z = self._predict_standardized(X)
-        Y = Z * self._target_scale + self._target_mean
+        Y = self._predict_standardized(X)
+        Y *= self._target_scale  # in place: no second (n_samples, n_tasks) array
+        Y += self._target_mean
+        if not np.all(np.isfinite(Y)):
+            raise ValueError(
+                "The predictions overflow float64 in the units of the target y; "
+                "rescale y (e.g. divide it by a power of ten) and fit again."
+            )
         return Y.ravel() if self._y_is_1d else Y
 
     def score(self, X, y, sample_weight=None):
@@ -350,7 +357,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             torch.manual_seed(seed)
             if first:
                 n_train = len(data.train)
-                net = self._make_net(X.shape[1], Y.shape[1], n_train, device, seed)
+                net = self._make_net(
+                    X.shape[1], Y.shape[1], n_train, device, seed, task_names
+                )
                 net.initialize()
                 self._initialize_from_data(
                     net, X[train], Z[train], cell_weights[train], (mean, scale)
@@ -381,13 +390,20 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         for t in range(Y.shape[1]):
             rows = ~np.isnan(Y[:, t])
             w = sample_weight[rows]
-            w = w if w.sum() > 0 else np.ones_like(w)
-            mean[t] = np.average(Y[rows, t], weights=w)
-            std = np.sqrt(np.average((Y[rows, t] - mean[t]) ** 2, weights=w))
-            scale[t] = std if std > 1e-12 * max(1.0, abs(mean[t])) else 0.0
+            w = w / w.max() if w.max() > 0 else np.ones_like(w)
+            # in units of the largest |y|, so the squares cannot overflow
+            unit = np.max(np.abs(Y[rows, t]))
+            unit = unit if unit > 0 else 1.0
+            y = Y[rows, t] / unit
+            mean_t = np.average(y, weights=w)
+            std = np.sqrt(np.average((y - mean_t) ** 2, weights=w))
+            mean[t] = mean_t * unit
+            with np.errstate(over="ignore"):  # 1 / a subnormal unit is inf
+                varies = std > 1e-12 * max(1.0 / unit, abs(mean_t))
+            scale[t] = std * unit if varies else 0.0
         return mean, scale
 
-    def _make_net(self, n_features, n_tasks, n_train, device, seed):
+    def _make_net(self, n_features, n_tasks, n_train, device, seed, task_names=None):
         weighting = resolve_weighting(self.task_weighting).initialize(n_tasks, device)
         optimizer, optimizer_defaults = (
             OPTIMIZERS[self.optimizer]
@@ -399,7 +415,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         callbacks = [("stopper", self._make_stopper()), *self._extra_callbacks()]
         kwargs = {f"optimizer__{k}": v for k, v in optimizer_defaults.items()}
         kwargs.update(criterion_kwargs)
-        if not self.verbose:
+        if self.verbose == 1:  # a bar over epochs instead of skorch's table
+            kwargs["callbacks__print_log"] = EpochProgressBar(task_names=task_names)
+        elif not self.verbose:
             kwargs["callbacks__print_log"] = None  # skip its per-batch hooks
         kwargs.update(self._net_kwargs())
         module = self._build_module(n_features, n_tasks)
@@ -428,7 +446,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             threshold=self.tol,
             threshold_mode="abs",
             load_best=self.early_stopping,
-            sink=print if self.verbose else noop,
+            sink={0: noop, 1: write_message}.get(self.verbose, print),
         )
 
     # ---- prediction --------------------------------------------------------

@@ -2,7 +2,7 @@
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import _check_sample_weight, check_consistent_length
 
 __all__ = ["check_multitask_y", "stack_tasks", "masked_r2_score"]
 
@@ -41,12 +41,14 @@ def check_multitask_y(y, *, n_samples=None):
     Raises
     ------
     ValueError
-        If ``y`` holds infinity, a task has no labelled row, or a row has no
-        label for any task.
+        If ``y`` is not 1-D or 2-D, has no column, holds infinity, a task has
+        no labelled row, or a row has no label for any task.
     """
     Y = check_array(
         y,
         ensure_2d=False,
+        allow_nd=True,  # the messages below name y's shape
+        ensure_min_features=0,
         dtype=np.float64,
         ensure_all_finite="allow-nan",
         input_name="y",
@@ -80,8 +82,8 @@ def check_multitask_y(y, *, n_samples=None):
         more = " ..." if empty_rows.size > 10 else ""
         raise ValueError(
             f"{empty_rows.size} row(s) of y have no label for any task (all NaN), "
-            f"e.g. rows {shown}{more}. Such rows carry no training signal; drop "
-            "them before fitting."
+            f"e.g. rows {shown}{more}. Such rows carry nothing to train on or "
+            "score against; drop them."
         )
     return Y, is_1d, task_names
 
@@ -162,11 +164,13 @@ def masked_r2_score(Y_true, Y_pred, sample_weight=None):
 
     Parameters
     ----------
-    Y_true : ndarray of shape (n_samples, n_tasks)
-        True targets, NaN where not labelled.
-    Y_pred : ndarray of shape (n_samples, n_tasks)
-        Predictions.
-    sample_weight : ndarray of shape (n_samples,), default=None
+    Y_true : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        True targets, NaN where not labelled. Validated as in
+        :func:`check_multitask_y`: no infinity, every task and every row
+        labelled at least once.
+    Y_pred : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        Predictions, one column per task of ``Y_true``.
+    sample_weight : array-like of shape (n_samples,), default=None
         Row weights.
 
     Returns
@@ -174,22 +178,54 @@ def masked_r2_score(Y_true, Y_pred, sample_weight=None):
     score : float
         The mean over tasks of each task's R^2. A task whose labelled targets
         are constant scores 1.0 for a perfect fit and 0.0 otherwise, as in
-        :func:`sklearn.metrics.r2_score`.
+        :func:`sklearn.metrics.r2_score`. Each task is computed in units of
+        its largest absolute target, so targets near the float64 limit do
+        not overflow the sums of squares.
+
+    Raises
+    ------
+    ValueError
+        If ``Y_true`` fails :func:`check_multitask_y`, its number of rows or
+        tasks differs from ``Y_pred``'s, or ``sample_weight`` has another
+        length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_mtl._validation import masked_r2_score
+    >>> Y_true = np.array([[1.0, np.nan], [2.0, 5.0], [3.0, 7.0]])
+    >>> Y_pred = np.array([[1.0, 0.0], [2.0, 5.0], [3.0, 6.0]])
+    >>> round(masked_r2_score(Y_true, Y_pred), 3)  # task 1 scores on 2 rows
+    0.75
     """
-    Y_true = np.asarray(Y_true, dtype=np.float64).reshape(len(Y_true), -1)
-    Y_pred = np.asarray(Y_pred, dtype=np.float64).reshape(Y_true.shape)
-    weights = (
-        np.ones(len(Y_true))
-        if sample_weight is None
-        else np.asarray(sample_weight, dtype=np.float64)
-    )
+    Y_pred = np.asarray(Y_pred, dtype=np.float64)
+    Y_true, _, _ = check_multitask_y(Y_true, n_samples=len(Y_pred))
+    Y_pred = Y_pred.reshape(len(Y_pred), -1)
+    if Y_pred.shape[1] != Y_true.shape[1]:
+        raise ValueError(
+            f"y has {Y_true.shape[1]} task(s) (columns), but the predictions have "
+            f"{Y_pred.shape[1]}: score needs one y column per task the estimator "
+            "was fitted on."
+        )
+    if np.ndim(sample_weight) == 1 and len(sample_weight) != len(Y_true):
+        raise ValueError(
+            f"sample_weight has {len(sample_weight)} entries, but y has "
+            f"{len(Y_true)} rows."
+        )
+    weights = _check_sample_weight(sample_weight, Y_true, dtype=np.float64)
     scores = []
     for t in range(Y_true.shape[1]):
         rows = ~np.isnan(Y_true[:, t])
         y, p, w = Y_true[rows, t], Y_pred[rows, t], weights[rows]
-        mean = np.average(y, weights=w) if w.sum() > 0 else y.mean()
-        numerator = np.sum(w * (y - p) ** 2)
-        denominator = np.sum(w * (y - mean) ** 2)
+        unit = np.max(np.abs(y))
+        unit = unit if unit > 0 else 1.0
+        heaviest = np.max(np.abs(w))
+        w = w / heaviest if heaviest > 0 else w
+        with np.errstate(over="ignore"):  # p far beyond y: R^2 tends to -inf
+            y, p = y / unit, p / unit
+            mean = np.average(y, weights=w) if w.sum() > 0 else y.mean()
+            numerator = np.sum(w * (y - p) ** 2)
+            denominator = np.sum(w * (y - mean) ** 2)
         if denominator == 0:
             scores.append(1.0 if numerator == 0 else 0.0)
         else:
