@@ -454,14 +454,20 @@ def test_huge_values_within_float32_range(kind, source, data):
     fit_huge(make(kind, source), X, Y, LARGE_X + "|" + LARGE_Y)
 
 
+@st.composite
+def spread_targets(draw, kind, exponents):
+    """A problem plus two rows with targets +1 and -1, all targets times 10**k."""
+    X, Y = draw(huge_problem(kind, None, None))
+    k = draw(exponents)
+    Y = np.vstack([Y, np.ones((1, Y.shape[1])), -np.ones((1, Y.shape[1]))]) * 10.0**k
+    return np.vstack([X, X[:1], X[:1]]), Y
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @given(data=st.data())
 def test_varied_targets_beyond_float32_range(kind, source, data):
     # each task spans 10**k: standardisation brings it back to float32 range
-    X, Y = data.draw(huge_problem(kind, None, None))
-    k = data.draw(st.integers(39, 150))
-    Y = np.vstack([Y, [[1.0] * Y.shape[1]], [[-1.0] * Y.shape[1]]]) * 10.0**k
-    X = np.vstack([X, X[:2] if len(X) > 1 else np.vstack([X, X])])
+    X, Y = data.draw(spread_targets(kind, st.integers(39, 150)))
     fit_huge(make(kind, source), X, Y, LARGE_Y)
 
 
@@ -486,10 +492,7 @@ def test_constant_target_beyond_float32_range(kind, source, data):
 @NO_SHRINK
 @given(data=st.data())
 def test_targets_whose_variance_overflows_float64(kind, source, data):
-    X, Y = data.draw(huge_problem(kind, None, None))
-    k = data.draw(st.integers(155, 300))
-    Y = np.vstack([Y, [[1.0] * Y.shape[1]], [[-1.0] * Y.shape[1]]]) * 10.0**k
-    X = np.vstack([X, X[:1], X[:1]])
+    X, Y = data.draw(spread_targets(kind, st.integers(155, 300)))
     fit_huge(make(kind, source), X, Y, LARGE_Y)
 
 

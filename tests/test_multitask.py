@@ -102,6 +102,7 @@ def test_empty_trunk_is_a_linear_model_per_task():
     model = MultiTaskRegressor(
         hidden_layer_sizes=(),
         alpha=0,
+        sharing_alpha=0,
         lr=0.02,
         batch_size=20,
         max_epochs=100,

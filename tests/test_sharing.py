@@ -53,7 +53,9 @@ def test_soft_sharing_without_pull_is_one_model_per_task(multitask_data):
     X, Y = multitask_data
     other = Y.copy()
     other[:, 1] = np.where(np.isnan(other[:, 1]), np.nan, -3.0 * other[:, 1] + 5)
-    params = dict(sharing="soft", alpha=0.0, standardize_targets=False)
+    params = dict(
+        sharing="soft", alpha=0.0, sharing_alpha=0.0, standardize_targets=False
+    )
     a = small(**params).fit(X, Y).predict(X)
     b = small(**params).fit(X, other).predict(X)
     np.testing.assert_allclose(a[:, 0], b[:, 0], rtol=1e-5, atol=1e-6)
@@ -67,7 +69,7 @@ def _spread(tensor):
 @pytest.mark.parametrize("sharing", sorted(MODULES))
 def test_sharing_alpha_pulls_task_weights_to_their_mean(sharing, multitask_data):
     X, Y = multitask_data
-    free = small(sharing=sharing, lr=0.01).fit(X, Y).net_.module_
+    free = small(sharing=sharing, lr=0.01, sharing_alpha=0.0).fit(X, Y).net_.module_
     tied = small(sharing=sharing, lr=0.01, sharing_alpha=100.0).fit(X, Y).net_.module_
     for p_free, p_tied in zip(
         free.task_parameters(), tied.task_parameters(), strict=True

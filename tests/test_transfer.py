@@ -1,9 +1,9 @@
-import hashlib
 import pickle
 
 import numpy as np
 import pytest
 import torch
+from _helpers import weights_hash
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -18,14 +18,6 @@ from sklearn_mtl.datasets import make_multitask_regression
 STRATEGIES = ["linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp"]
 TARGET = dict(max_epochs=5, lr=1e-3, batch_size=16, random_state=0)
 TARGET_NO_SEED = {k: v for k, v in TARGET.items() if k != "random_state"}
-
-
-def weights_hash(module):
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
 
 
 class CountingRegressor(MultiTaskRegressor):

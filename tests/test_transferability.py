@@ -1,8 +1,7 @@
-import hashlib
-
 import numpy as np
 import pytest
 import torch
+from _helpers import weights_hash
 from scipy.linalg import null_space
 from scipy.sparse import csr_matrix
 from scipy.stats import multivariate_normal
@@ -36,14 +35,6 @@ def exact_log_evidence(features, y, alpha, beta):
     z = basis.T @ (z / np.sqrt(z @ z / (n - 1)))
     cov = np.eye(n - 1) / beta + F @ F.T / alpha
     return multivariate_normal(np.zeros(n - 1), cov).logpdf(z) / (n - 1)
-
-
-def weights_hash(module):
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._matplotlib import import_pyplot
+from ._validation import check_auto_flag, check_task_names
 
 __all__ = ["TaskAffinityDisplay"]
 
@@ -77,13 +78,7 @@ class TaskAffinityDisplay:
                 "affinity must be a square (n_tasks, n_tasks) matrix, got shape "
                 f"{self.affinity.shape}."
             )
-        if task_names is None:
-            task_names = [f"task_{t}" for t in range(n_tasks)]
-        self.task_names = [str(name) for name in task_names]
-        if len(self.task_names) != n_tasks:
-            raise ValueError(
-                f"task_names has {len(self.task_names)} names for {n_tasks} tasks."
-            )
+        self.task_names = check_task_names(task_names, n_tasks)
 
     def plot(
         self,
@@ -128,10 +123,7 @@ default="horizontal"
             ``figure_`` set.
         """
         plt = import_pyplot(f"{type(self).__name__}.plot")
-        if include_values not in ("auto", True, False):
-            raise ValueError(
-                f"include_values must be 'auto', True or False, got {include_values!r}."
-            )
+        check_auto_flag(include_values, "include_values")
         if ax is None:
             fig, ax = plt.subplots()
         else:

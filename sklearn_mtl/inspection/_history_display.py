@@ -4,6 +4,7 @@ import numpy as np
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._matplotlib import import_pyplot
+from ._validation import check_auto_flag, check_task_names
 
 __all__ = ["TrainingHistoryDisplay"]
 
@@ -124,13 +125,7 @@ class TrainingHistoryDisplay:
             if task_weights is None
             else _per_epoch(task_weights, "task_weights", n_epochs, n_tasks)
         )
-        if task_names is None:
-            task_names = [f"task_{t}" for t in range(n_tasks)]
-        self.task_names = [str(name) for name in task_names]
-        if len(self.task_names) != n_tasks:
-            raise ValueError(
-                f"task_names has {len(self.task_names)} names for {n_tasks} tasks."
-            )
+        self.task_names = check_task_names(task_names, n_tasks)
         self.epochs = (
             np.arange(1, n_epochs + 1) if epochs is None else np.asarray(epochs)
         )
@@ -188,10 +183,7 @@ class TrainingHistoryDisplay:
             ``lines_`` set.
         """
         plt = import_pyplot(f"{type(self).__name__}.plot")
-        if show_weights not in ("auto", True, False):
-            raise ValueError(
-                f"show_weights must be 'auto', True or False, got {show_weights!r}."
-            )
+        check_auto_flag(show_weights, "show_weights")
         if show_weights is True and self.task_weights is None:
             raise ValueError(
                 "show_weights=True, but no task weights were recorded; pass "

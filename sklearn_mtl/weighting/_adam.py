@@ -9,7 +9,7 @@ its moments as plain tensor attributes and update them with this function.
 
 import torch
 
-__all__ = ["adam_state", "masked_adam_step"]
+__all__ = ["AdamStepMixin", "adam_state", "masked_adam_step"]
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
@@ -44,3 +44,35 @@ def masked_adam_step(param, grad, exp_avg, exp_avg_sq, steps, mask, lr):
     corrected_sq = exp_avg_sq / (1 - BETA2**count)
     step = lr * corrected_avg / (corrected_sq.sqrt() + EPS)
     param.sub_(torch.where(mask, step, torch.zeros_like(step)))
+
+
+class AdamStepMixin:
+    """Adam state for a strategy's per-task parameter, stepped after backward.
+
+    The strategy computes the parameter's gradient while combining the losses
+    and stores it, with the mask of the tasks present, as ``self._pending``;
+    :meth:`_take_pending_step` then takes the step once the batch's backward
+    pass is done. The step size is ``self.lr``.
+    """
+
+    def _reset_adam_state(self, n_tasks, device):
+        """Zero the moments and step counts; drop any pending step."""
+        self._exp_avg, self._exp_avg_sq, self._steps = adam_state(n_tasks, device)
+        self._pending = None
+
+    def _take_pending_step(self, param):
+        """Step ``param`` by the pending gradient; return the mask, or None if none."""
+        if self._pending is None:
+            return None
+        gradient, present = self._pending
+        self._pending = None
+        masked_adam_step(
+            param,
+            gradient,
+            self._exp_avg,
+            self._exp_avg_sq,
+            self._steps,
+            present,
+            self.lr,
+        )
+        return present

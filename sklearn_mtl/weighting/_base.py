@@ -49,7 +49,7 @@ class TaskWeighting(BaseEstimator):
         The current weights, recorded in ``history_`` after each epoch.
     """
 
-    #: whether the strategy combines per-task gradients (see the class notes)
+    # whether the strategy combines per-task gradients (see the class notes)
     needs_gradients = False
 
     def initialize(self, n_tasks, device):

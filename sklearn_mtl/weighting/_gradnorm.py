@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from ._adam import adam_state, masked_adam_step
+from ._adam import AdamStepMixin
 from ._base import TaskWeighting
 
 __all__ = ["GradNormWeighting"]
@@ -15,7 +15,7 @@ __all__ = ["GradNormWeighting"]
 MIN_RELATIVE_WEIGHT = 1e-6
 
 
-class GradNormWeighting(TaskWeighting):
+class GradNormWeighting(AdamStepMixin, TaskWeighting):
     r"""Learn weights that give every task a gradient norm matched to its progress.
 
     On each mini-batch, with :math:`g_t` the gradient of task ``t``'s loss on
@@ -110,8 +110,7 @@ class GradNormWeighting(TaskWeighting):
         self._initial_losses = torch.full(
             (n_tasks,), float("nan"), dtype=torch.float32, device=device
         )
-        self._exp_avg, self._exp_avg_sq, self._steps = adam_state(n_tasks, device)
-        self._pending = None
+        self._reset_adam_state(n_tasks, device)
         return self
 
     def combine_gradients(self, gradients, task_losses, tasks):
@@ -140,19 +139,9 @@ class GradNormWeighting(TaskWeighting):
         """Take one Adam step on the present tasks' weights; keep their total."""
         if self._pending is None:
             return
-        gradient, present = self._pending
-        self._pending = None
         weights = self._weights_tensor
-        total = weights[present].sum()
-        masked_adam_step(
-            weights,
-            gradient,
-            self._exp_avg,
-            self._exp_avg_sq,
-            self._steps,
-            present,
-            self.lr,
-        )
+        total = weights[self._pending[1]].sum()  # before the step moves them
+        present = self._take_pending_step(weights)
         floor = MIN_RELATIVE_WEIGHT / self.n_tasks_
         moved = weights.clamp_min(floor)
         moved = moved * total / moved[present].sum()

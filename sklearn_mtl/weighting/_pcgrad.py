@@ -73,11 +73,16 @@ class PCGradWeighting(TaskWeighting):
             squared_norms > 0, squared_norms, torch.ones_like(squared_norms)
         )
         projected = gradients.clone()
-        for i in range(k):
-            for j in torch.randperm(k).tolist():
-                if j == i:
-                    continue
-                # no Python branch on the sign: stays asynchronous on a GPU
-                dot = (projected[i] * gradients[j]).sum().clamp(max=0)
-                projected[i] -= dot / safe_norms[j] * gradients[j]
+        # one random order of the other tasks per task (drawn as the paper's
+        # loop would); the k projections advance together, one step at a time
+        order = torch.stack([torch.randperm(k) for _ in range(k)])
+        order = order.to(gradients.device)
+        rows = torch.arange(k, device=gradients.device)
+        for step in range(k):
+            j = order[:, step]
+            other = gradients[j]
+            # no Python branch on the sign: stays asynchronous on a GPU
+            dot = (projected * other).sum(dim=1).clamp(max=0)
+            dot = torch.where(j == rows, torch.zeros_like(dot), dot)
+            projected -= (dot / safe_norms[j])[:, None] * other
         return projected.sum(dim=0) / self.n_tasks_

@@ -6,13 +6,13 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval
 
-from ._adam import adam_state, masked_adam_step
+from ._adam import AdamStepMixin
 from ._base import TaskWeighting
 
 __all__ = ["UncertaintyWeighting"]
 
 
-class UncertaintyWeighting(TaskWeighting):
+class UncertaintyWeighting(AdamStepMixin, TaskWeighting):
     r"""Weight each task by a learnt estimate of its noise: noisy tasks count less.
 
     The objective is :math:`\sum_t \tfrac12 e^{-s_t} L_t + \tfrac12 s_t`, the
@@ -92,8 +92,7 @@ class UncertaintyWeighting(TaskWeighting):
         self.weights_ = np.full(n_tasks, 0.5)
         self.log_variances_ = np.zeros(n_tasks)
         self._log_variances = torch.zeros(n_tasks, dtype=torch.float32, device=device)
-        self._exp_avg, self._exp_avg_sq, self._steps = adam_state(n_tasks, device)
-        self._pending = None
+        self._reset_adam_state(n_tasks, device)
         return self
 
     def combine(self, task_losses, present):
@@ -108,19 +107,7 @@ class UncertaintyWeighting(TaskWeighting):
 
     def after_backward(self):
         """Take one Adam step on the present tasks' log-variances."""
-        if self._pending is None:
-            return
-        gradient, present = self._pending
-        self._pending = None
-        masked_adam_step(
-            self._log_variances,
-            gradient,
-            self._exp_avg,
-            self._exp_avg_sq,
-            self._steps,
-            present,
-            self.lr,
-        )
+        self._take_pending_step(self._log_variances)
 
     def end_epoch(self, task_losses):
         """Record the current log-variances and weights."""
