@@ -64,7 +64,7 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         softmax gate per task (Ma et al. 2018).
     n_experts : int, default=4
         Number of experts for ``sharing="mmoe"``; ignored otherwise.
-    sharing_alpha : float, default=1.0
+    sharing_alpha : float, default=0.3
         Strength of the penalty
         ``sharing_alpha / 2 * mean_t ||W_t - mean_t W||^2`` on each task's own
         weight matrices: the heads (and the soft trunks or the MMoE gates). It
@@ -179,7 +179,7 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         task_weighting="equal",
         sharing="hard",
         n_experts=4,
-        sharing_alpha=1.0,
+        sharing_alpha=0.3,
         task_affinity=None,
         loss="squared_error",
         standardize_targets=True,

@@ -160,7 +160,9 @@ class TransferEstimator(BaseNetworkRegressor):
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling and the validation split.
     verbose : int, default=0
-        0 prints nothing; 1 prints a line per epoch.
+        0 prints nothing; 1 shows a progress bar over the epochs on stderr,
+        with the training (and validation) loss and the per-task losses; 2 or
+        more prints skorch's table, a row per epoch.
     warm_start : bool, default=False
         Continue from the current weights on the next ``fit``.
 
