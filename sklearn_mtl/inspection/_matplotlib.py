@@ -19,6 +19,6 @@ def import_pyplot(caller):
     except ImportError as exc:
         raise ImportError(
             f"{caller} requires matplotlib, which is not installed. Install it "
-            "with `pip install matplotlib`."
+            'with `pip install matplotlib` (or `pip install "sklearn-mtl[plot]"`).'
         ) from exc
     return plt
