@@ -208,29 +208,28 @@ class MultiTaskNet(NeuralNet):
         if self.module_.training != training:
             super()._set_training(training)
 
-    def task_losses(self, y_pred, y_true):
+    def task_losses(self, y_pred, y_true, training=None):
         """Per-task weighted mean losses of a batch, and which tasks it labels.
 
         Returns ``(task_losses, present)``: ``task_losses[t]`` is 0 where
-        ``present[t]`` is False.
+        ``present[t]`` is False. With ``training`` True or False, the batch's
+        per-task sums also go into that epoch's training or validation
+        statistics (``train_task_loss`` / ``valid_task_loss``).
         """
         Y, cell_weights = y_true
         elementwise = self.criterion_(y_pred, Y)
         sums = (elementwise * cell_weights).sum(dim=0)
         counts = cell_weights.sum(dim=0)
+        if training is not None:
+            self._task_stats["train" if training else "valid"] += torch.stack(
+                (sums.detach(), counts)
+            )
         present = counts > 0
         return sums / torch.where(present, counts, torch.ones_like(counts)), present
 
-    def _record_task_losses(self, task_losses, y_true, training):
-        counts = y_true[1].sum(dim=0)
-        self._task_stats["train" if training else "valid"] += torch.stack(
-            (task_losses.detach() * counts, counts)
-        )
-
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted masked task losses, plus the penalty while training."""
-        task_losses, present = self.task_losses(y_pred, y_true)
-        self._record_task_losses(task_losses, y_true, training)
+        task_losses, present = self.task_losses(y_pred, y_true, training)
         loss = self.task_weighting.combine(task_losses, present)
         if training and self.penalty is not None:
             loss = loss + self.penalty(self.module_)
@@ -246,8 +245,7 @@ class MultiTaskNet(NeuralNet):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         y_pred = self.infer(Xi, **fit_params)
-        task_losses, present = self.task_losses(y_pred, yi)
-        self._record_task_losses(task_losses, yi, training=True)
+        task_losses, present = self.task_losses(y_pred, yi, training=True)
         tasks = present.nonzero().squeeze(1)
         shared = shared_parameters(self.module_)
         gradients = task_jacobian(task_losses[tasks], shared)
