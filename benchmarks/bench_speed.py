@@ -135,6 +135,7 @@ def main():
         return MultiTaskRegressor(
             hidden_layer_sizes=hidden,
             alpha=0.0,
+            sharing_alpha=0.0,
             lr=lr,
             batch_size=batch_size,
             max_epochs=epochs,
