@@ -39,7 +39,9 @@ def build_module(n_features, n_tasks, hidden):
 class Floor:
     """The hand-written loop: tensors built once, Adam, MSE, shuffled slices."""
 
-    def __init__(self, hidden, epochs, batch_size, lr, seed, device="cpu"):
+    def __init__(
+        self, hidden, epochs, batch_size, lr, seed, device="cpu", item_each_step=False
+    ):
         self.hidden, self.epochs, self.batch_size, self.lr, self.seed = (
             hidden,
             epochs,
@@ -48,6 +50,8 @@ class Floor:
             seed,
         )
         self.device = device
+        # read the loss with .item() after every step, as skorch's loop does
+        self.item_each_step = item_each_step
 
     def fit(self, X, Y):
         torch.manual_seed(self.seed)
@@ -64,6 +68,8 @@ class Floor:
                 loss = torch.nn.functional.mse_loss(self.module(Xt[rows]), Yt[rows])
                 loss.backward()
                 opt.step()
+                if self.item_each_step:
+                    loss.item()
         sync(self.device)
         return self
 
@@ -101,12 +107,19 @@ def main():
         action="store_true",
         help="leave out MultiOutputRegressor(MLPRegressor)",
     )
+    parser.add_argument(
+        "--hidden",
+        default="256,256",
+        help="trunk widths, comma-separated; a small trunk (16) shows the "
+        "per-step overhead that a GPU fit of a small network is bound by",
+    )
     args = parser.parse_args()
 
     n_train, n_features, n_tasks, epochs = (
         (10_000, 64, 8, 5) if args.quick else (50_000, 64, 8, 15)
     )
-    hidden, batch_size, lr = (256, 256), 256, 1e-3
+    hidden = tuple(int(width) for width in args.hidden.split(","))
+    batch_size, lr = 256, 1e-3
     X, Y = make_multitask_regression(
         n_samples=n_train + 10_000,
         n_features=n_features,
@@ -199,6 +212,13 @@ def main():
                 floor,
                 lambda floor=floor: floor.predict(X_test, torch.float64),
             )
+            if str(device).startswith("cuda"):  # what a host sync per step costs
+                fit_s, floor = timed(
+                    lambda: Floor(
+                        hidden, epochs, batch_size, lr, 0, device, item_each_step=True
+                    ).fit(X_train, Y_train)
+                )
+                record("floor + loss.item() each step", fit_s, floor)
             fit_s, model = timed(lambda: mtr().fit(X_train, Y_train))
             record("MultiTaskRegressor (float64 predict, default)", fit_s, model)
             model.set_params(predict_dtype="float32")

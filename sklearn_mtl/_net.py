@@ -110,6 +110,10 @@ class TensorBatches:
             yield data.X[rows], (data.Y[rows], data.cell_weights[rows])
 
 
+class _SameAsModule:
+    """Stands in a pickle for a net's ``module`` that is its ``module_``."""
+
+
 class MultiTaskNet(NeuralNet):
     """skorch net whose loss is ``sum_t w_t L_t + penalty(module)``.
 
@@ -155,12 +159,22 @@ class MultiTaskNet(NeuralNet):
 
     # ---- pickling: CUDA-trained nets must load on CPU-only machines --------
     def __getstate__(self):
+        shared = "module_" in vars(self) and vars(self).get("module") is self.module_
         state = super().__getstate__()
         state.pop("_task_stats", None)
+        if shared:
+            # ``module`` is the very instance that became ``module_``. skorch maps
+            # ``module_`` onto an available device when unpickling; pickled as
+            # ``module`` too, its CUDA tensors would fail to load without a GPU.
+            state["module"] = _SameAsModule()
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
+        if isinstance(self.module, _SameAsModule):
+            self.module = self.module_
+        if isinstance(self.device, torch.device):  # skorch mapped CUDA onto the CPU
+            self.device = str(self.device)
         if self.initialized_:
             self.task_weighting.to(self.device)
             self._reset_task_stats(self.task_weighting.n_tasks_)

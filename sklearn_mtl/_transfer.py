@@ -313,6 +313,15 @@ class TransferEstimator(BaseNetworkRegressor):
             source=source, **{k: clone(v, safe=False) for k, v in params.items()}
         )
 
+    def __getstate__(self):
+        # ``_source`` points into the source's modules for the length of a fit
+        # (every fit resolves it again). Pickled, it would carry the source's
+        # weights a second time, outside the device mapping that lets a
+        # CUDA-trained model load on a machine without a GPU.
+        state = super().__getstate__()
+        state.pop("_source", None)
+        return state
+
     # ---- hooks of the shared fit skeleton ------------------------------------
     def _check_hyperparameters(self):
         super()._check_hyperparameters()

@@ -1,9 +1,13 @@
 """Functions shared by several test modules."""
 
 import hashlib
+import io
 import os
+import pickle
 import subprocess
 import sys
+
+import torch
 
 # run first in every script: the interpreter must not see a GPU
 NO_CUDA_CHECK = "import torch\nassert not torch.cuda.is_available()\n"
@@ -28,3 +32,23 @@ def weights_hash(module):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().numpy().tobytes())
     return digest.hexdigest()
+
+
+def parameters_pickled_raw(obj):
+    """Module parameters that ``pickle.dumps(obj)`` writes outside skorch's blob.
+
+    skorch pickles a net's ``module_``, ``optimizer_`` and ``criterion_``
+    into a blob that it loads with a device map, so a CUDA-trained net loads
+    on a CPU-only machine. A parameter pickled anywhere else keeps its device
+    and cannot be loaded there.
+    """
+    found = []
+
+    class Finder(pickle.Pickler):
+        def reducer_override(self, value):
+            if isinstance(value, torch.nn.Parameter):
+                found.append(tuple(value.shape))
+            return NotImplemented
+
+    Finder(io.BytesIO()).dump(obj)
+    return found

@@ -4,7 +4,9 @@ import re
 import numpy as np
 import pytest
 import torch
+from _helpers import parameters_pickled_raw
 from scipy import sparse
+from skorch.exceptions import DeviceWarning
 
 from sklearn_mtl import MultiTaskRegressor, TrainingDivergedError
 from sklearn_mtl.datasets import make_multitask_regression
@@ -410,3 +412,25 @@ def test_pickle_keeps_no_training_buffers_and_can_resume(fitted_model):
     )
     resumed.partial_fit(X_full, Y_full)
     assert resumed.n_iter_ == n_iter + 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_net_pickled_on_cuda_unpickles_on_the_cpu_and_trains_on(fitted_model):
+    # a CPU net that says "cuda" takes skorch's CUDA-to-CPU path when unpickled
+    model, X, Y = fitted_model
+    model = pickle.loads(pickle.dumps(model))
+    model.net_.device = "cuda"
+    with pytest.warns(DeviceWarning):
+        again = pickle.loads(pickle.dumps(model))
+    assert again.net_.device == "cpu"
+    again.partial_fit(X[:100], Y[:100])
+    assert np.all(np.isfinite(again.predict(X)))
+
+
+def test_pickle_keeps_weights_inside_the_device_mapped_state(fitted_model):
+    # what lets a CUDA-trained model unpickle on a machine without a GPU
+    model, X, _ = fitted_model
+    assert parameters_pickled_raw(model) == []
+    again = pickle.loads(pickle.dumps(model))
+    assert again.net_.module is again.net_.module_
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))

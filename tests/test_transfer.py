@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from _helpers import weights_hash
+from _helpers import parameters_pickled_raw, weights_hash
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -296,8 +296,10 @@ def test_pickle_round_trip(source, problem):
     model = TransferEstimator(source=source, strategy="l2_sp", **TARGET).fit(
         X[:80], Y[:80, 2]
     )
+    assert parameters_pickled_raw(model) == []  # see test_multitask.py
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    again.partial_fit(X[80:120], Y[80:120, 2])  # the next fit resolves the source
 
 
 # ---- bad input: clear errors, and the source loses nothing ----------------------
