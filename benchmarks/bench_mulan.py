@@ -173,7 +173,7 @@ def run_dataset(name, X, Y, models, n_folds, grid_budget, log):
             if estimate > grid_budget:
                 skipped = (
                     f"grid skipped on {name}: estimated {estimate / 60:.0f} min "
-                    f"({GRID_COST_FACTOR} x the defaults' {seconds['MTR default']:.0f}"
+                    f"({GRID_COST_FACTOR} x the defaults' {seconds['MTR']:.0f}"
                     f" s) > --grid-budget {grid_budget / 60:.0f} min"
                 )
                 log(f"  {skipped}")
