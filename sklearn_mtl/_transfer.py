@@ -318,7 +318,7 @@ class TransferEstimator(BaseNetworkRegressor):
         # (every fit resolves it again). Pickled, it would carry the source's
         # weights a second time, outside the device mapping that lets a
         # CUDA-trained model load on a machine without a GPU.
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # may be self.__dict__ itself
         state.pop("_source", None)
         return state
 

@@ -296,7 +296,9 @@ def test_pickle_round_trip(source, problem):
     model = TransferEstimator(source=source, strategy="l2_sp", **TARGET).fit(
         X[:80], Y[:80, 2]
     )
+    attributes = set(vars(model))
     assert parameters_pickled_raw(model) == []  # see test_multitask.py
+    assert set(vars(model)) == attributes  # pickling leaves the model as it was
     again = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
     again.partial_fit(X[80:120], Y[80:120, 2])  # the next fit resolves the source
