@@ -155,5 +155,8 @@ def test_transferability_and_scratch_guard_with_a_cuda_source(cuda_model):
         max_epochs=5,
         random_state=0,
     ).fit(X_target, y_target)
-    assert model.kept_ in ("transfer", "scratch")
+    scores = model.guard_scores_
+    assert set(scores) == {"transfer", "scratch", "standard_error"}
+    assert np.all(np.isfinite(list(scores.values())))
+    assert next(model.net_.module_.parameters()).is_cuda
     assert model.predict(X).dtype == np.float64

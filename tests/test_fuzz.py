@@ -471,10 +471,7 @@ def test_varied_targets_beyond_float32_range(kind, source, data):
     fit_huge(make(kind, source), X, Y, LARGE_Y)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    KINDS,
-)
+@pytest.mark.parametrize("kind", KINDS)
 @NO_SHRINK
 @given(data=st.data())
 def test_constant_target_beyond_float32_range(kind, source, data):
@@ -496,10 +493,7 @@ def test_targets_whose_variance_overflows_float64(kind, source, data):
     fit_huge(make(kind, source), X, Y, LARGE_Y)
 
 
-@pytest.mark.parametrize(
-    "kind",
-    KINDS,
-)
+@pytest.mark.parametrize("kind", KINDS)
 @NO_SHRINK
 @given(data=st.data())
 def test_inputs_near_and_beyond_float32_limit(kind, source, data):
