@@ -2,7 +2,7 @@
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils.validation import _check_sample_weight, check_consistent_length
+from sklearn.utils.validation import check_consistent_length
 
 __all__ = ["check_multitask_y", "stack_tasks", "masked_r2_score"]
 
@@ -18,7 +18,7 @@ def _task_names_from(y, n_tasks):
     return np.asarray([f"task_{t}" for t in range(n_tasks)], dtype=object)
 
 
-def check_multitask_y(y, *, n_samples=None):
+def check_multitask_y(y, *, n_samples=None, allow_unlabelled_tasks=False):
     """Validate a multi-task target where NaN means "not labelled".
 
     Parameters
@@ -28,6 +28,9 @@ def check_multitask_y(y, *, n_samples=None):
         is an error.
     n_samples : int, default=None
         When given, the number of rows ``y`` must have.
+    allow_unlabelled_tasks : bool, default=False
+        Accept a task with no labelled row (a chunk of ``partial_fit`` may
+        lack some tasks).
 
     Returns
     -------
@@ -69,7 +72,7 @@ def check_multitask_y(y, *, n_samples=None):
 
     labelled = ~np.isnan(Y)
     empty_tasks = np.flatnonzero(~labelled.any(axis=0))
-    if empty_tasks.size:
+    if empty_tasks.size and not allow_unlabelled_tasks:
         names = ", ".join(repr(task_names[t]) for t in empty_tasks[:10])
         raise ValueError(
             f"Input y contains NaN in every row of task(s) {names}: a task needs "
@@ -160,34 +163,31 @@ def stack_tasks(tasks):
 
 
 def masked_r2_score(Y_true, Y_pred, sample_weight=None):
-    """R^2 per task on its labelled rows, averaged uniformly over tasks.
+    """R^2 per task on its labelled rows, with every task and row labelled.
+
+    The strict form of :func:`sklearn_mtl.metrics.masked_r2_score`: ``Y_true``
+    must pass :func:`check_multitask_y` (every task and every row labelled at
+    least once), and ``sample_weight`` may be given by position.
 
     Parameters
     ----------
     Y_true : array-like of shape (n_samples,) or (n_samples, n_tasks)
-        True targets, NaN where not labelled. Validated as in
-        :func:`check_multitask_y`: no infinity, every task and every row
-        labelled at least once.
+        True targets, NaN where not labelled.
     Y_pred : array-like of shape (n_samples,) or (n_samples, n_tasks)
         Predictions, one column per task of ``Y_true``.
     sample_weight : array-like of shape (n_samples,), default=None
-        Row weights.
+        Non-negative row weights.
 
     Returns
     -------
     score : float
-        The mean over tasks of each task's R^2. A task whose labelled targets
-        are constant scores 1.0 for a perfect fit and 0.0 otherwise, as in
-        :func:`sklearn.metrics.r2_score`. Each task is computed in units of
-        its largest absolute target, so targets near the float64 limit do
-        not overflow the sums of squares.
+        The mean over tasks of each task's R^2.
 
     Raises
     ------
     ValueError
-        If ``Y_true`` fails :func:`check_multitask_y`, its number of rows or
-        tasks differs from ``Y_pred``'s, or ``sample_weight`` has another
-        length.
+        If ``Y_true`` fails :func:`check_multitask_y`, or
+        :func:`sklearn_mtl.metrics.masked_r2_score` rejects the inputs.
 
     Examples
     --------
@@ -198,36 +198,8 @@ def masked_r2_score(Y_true, Y_pred, sample_weight=None):
     >>> round(masked_r2_score(Y_true, Y_pred), 3)  # task 1 scores on 2 rows
     0.75
     """
+    from .metrics import masked_r2_score as score
+
     Y_pred = np.asarray(Y_pred, dtype=np.float64)
     Y_true, _, _ = check_multitask_y(Y_true, n_samples=len(Y_pred))
-    Y_pred = Y_pred.reshape(len(Y_pred), -1)
-    if Y_pred.shape[1] != Y_true.shape[1]:
-        raise ValueError(
-            f"y has {Y_true.shape[1]} task(s) (columns), but the predictions have "
-            f"{Y_pred.shape[1]}: score needs one y column per task the estimator "
-            "was fitted on."
-        )
-    if np.ndim(sample_weight) == 1 and len(sample_weight) != len(Y_true):
-        raise ValueError(
-            f"sample_weight has {len(sample_weight)} entries, but y has "
-            f"{len(Y_true)} rows."
-        )
-    weights = _check_sample_weight(sample_weight, Y_true, dtype=np.float64)
-    scores = []
-    for t in range(Y_true.shape[1]):
-        rows = ~np.isnan(Y_true[:, t])
-        y, p, w = Y_true[rows, t], Y_pred[rows, t], weights[rows]
-        unit = np.max(np.abs(y))
-        unit = unit if unit > 0 else 1.0
-        heaviest = np.max(np.abs(w))
-        w = w / heaviest if heaviest > 0 else w
-        with np.errstate(over="ignore"):  # p far beyond y: R^2 tends to -inf
-            y, p = y / unit, p / unit
-            mean = np.average(y, weights=w) if w.sum() > 0 else y.mean()
-            numerator = np.sum(w * (y - p) ** 2)
-            denominator = np.sum(w * (y - mean) ** 2)
-        if denominator == 0:
-            scores.append(1.0 if numerator == 0 else 0.0)
-        else:
-            scores.append(1.0 - numerator / denominator)
-    return float(np.mean(scores))
+    return score(Y_true, Y_pred, sample_weight=sample_weight)
