@@ -5,8 +5,12 @@
 (hyperparameters, fitted attributes, history) and safetensors weights (the
 network, the optimizer and task-weighting state). :func:`load` rebuilds the
 estimator from it without unpickling anything: classes are named from
-allowlists, tensors are checked against the network the hyperparameters
-build, and a damaged or crafted file raises :class:`ModelFileError`.
+allowlists (a custom trunk only from the classes the caller passes in
+``trusted``), the network the hyperparameters describe is checked against the
+weights before it is built, every read is bounded, and a damaged or crafted
+file raises :class:`ModelFileError`. A scikit-learn pipeline, search or
+target transformer holding the estimators is saved whole, its scikit-learn
+parts through skops.
 """
 
 from ._errors import ModelFileError

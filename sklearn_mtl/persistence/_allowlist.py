@@ -1,6 +1,9 @@
 """The classes a model file may name, looked up by name: nothing is imported."""
 
+from torch import nn
+
 from .. import weighting
+from .._base import OPTIMIZERS
 from .._multitask import MultiTaskRegressor
 from .._transfer import TransferEstimator
 from ..weighting import TaskWeighting
@@ -8,12 +11,25 @@ from ..weighting import TaskWeighting
 __all__ = [
     "DERIVED_ATTRIBUTES",
     "MODEL_CLASSES",
+    "OPTIMIZER_CLASSES",
+    "OPTIMIZER_STATE_KEYS",
+    "lookup_class",
     "qualified_name",
+    "split_trusted",
+    "trunk_classes",
     "weighting_classes",
     "weighting_name",
 ]
 
 MODEL_CLASSES = {cls.__name__: cls for cls in (MultiTaskRegressor, TransferEstimator)}
+# the torch.optim classes the package builds (see ``optimizer``), by name
+OPTIMIZER_CLASSES = {cls.__name__: cls for cls, _ in OPTIMIZERS.values()}
+# the per-parameter state each of them keeps
+OPTIMIZER_STATE_KEYS = {
+    "Adam": {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+    "AdamW": {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"},
+    "SGD": {"momentum_buffer"},
+}
 # fitted attributes rebuilt from the hyperparameters and the saved state,
 # never stored as such
 DERIVED_ATTRIBUTES = ("net_", "_source")
@@ -47,6 +63,63 @@ def weighting_classes(trusted=()):
         classes[qualified_name(cls)] = cls
         classes.setdefault(cls.__qualname__, cls)
     return classes
+
+
+def trunk_classes(trusted=()):
+    """Trunk classes a file may name: the ``torch.nn.Module`` subclasses in ``trusted``.
+
+    Each is listed under its qualified name (``module.ClassName``); see
+    :func:`lookup_class` for the class-name match of classes of scripts.
+    """
+    return {
+        qualified_name(cls): cls
+        for cls in trusted
+        if isinstance(cls, type) and issubclass(cls, nn.Module)
+    }
+
+
+def lookup_class(classes, name):
+    """Return the class ``name`` refers to in ``classes`` (by qualified name), or None.
+
+    A class defined in a script is saved as ``__main__.ClassName`` and may be
+    loaded from a module, or the other way round: such names also match by
+    class name (``ClassName``), never a class of another named module.
+    """
+    if not isinstance(name, str):
+        return None
+    if name in classes:
+        return classes[name]
+    module, _, short = name.partition(".")
+    for cls in classes.values():
+        if cls.__qualname__ == (short if module == "__main__" else None) or (
+            cls.__module__ == "__main__" and name.endswith("." + cls.__qualname__)
+        ):
+            return cls
+    return None
+
+
+def split_trusted(trusted):
+    """Split ``load``'s ``trusted`` into task weightings, trunk classes and the rest.
+
+    Returns
+    -------
+    weightings : list of type
+        The :class:`~sklearn_mtl.weighting.TaskWeighting` subclasses.
+    trunks : dict of str to type
+        The ``torch.nn.Module`` subclasses, by qualified name.
+    """
+    if isinstance(trusted, (str, type)):
+        raise TypeError(
+            f"trusted must be a sequence of classes or type names, got {trusted!r}; "
+            "pass e.g. trusted=[MyTrunk]."
+        )
+    trusted = list(trusted)
+    weightings = [
+        cls
+        for cls in trusted
+        if isinstance(cls, type) and issubclass(cls, TaskWeighting)
+    ]
+    return weightings, trunk_classes(trusted)
 
 
 def weighting_name(cls):

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 from sklearn.frozen import FrozenEstimator
 
+from ._allowlist import OPTIMIZER_CLASSES
 from ._errors import ModelFileError
+from ._trunk import decode_trunk
 
 __all__ = ["Decoder", "ModuleState", "OptimizerState", "expect"]
 
@@ -35,14 +37,39 @@ class Decoder:
     weightings : dict of str to type
         Task-weighting classes a file may name (see :func:`weighting_classes`).
     load_model : callable, default=None
-        ``load_model(folder)`` loads a model nested in the archive.
+        ``load_model(folder)`` loads a model nested in the archive; None
+        refuses nested models.
+    trunks : dict of str to type, default=None
+        Trunk classes a file may name, by qualified name (the caller's
+        ``trusted``); None allows none.
+
+    Attributes
+    ----------
+    trunks : dict of str to type
+        The trunk classes decoding may name (emptied once the
+        hyperparameters are decoded).
+    nonfinite : {"reject", "nan", "allow"}
+        What non-finite values decoding accepts: none (the default: in
+        hyperparameters, fitted attributes, network and optimizer state), NaN
+        in tensors and arrays (state whose NaN means "not observed yet",
+        checked further by the caller), or any (the training history).
     """
 
-    def __init__(self, tensors, weightings, load_model=None):
+    def __init__(self, tensors, weightings, load_model=None, trunks=None):
         self._tensors = tensors
+        self.trunks = trunks or {}
         self._used = set()
         self._weightings = weightings
-        self._load_model = load_model
+        self.load_model = load_model
+        self.nonfinite = "reject"
+
+    def decode_with(self, value, nonfinite):
+        """Decode ``value`` accepting the non-finite values ``nonfinite`` names."""
+        before, self.nonfinite = self.nonfinite, nonfinite
+        try:
+            return self.decode(value)
+        finally:
+            self.nonfinite = before
 
     def decode(self, value):
         """Return the value that ``value`` (decoded JSON) encodes."""
@@ -74,8 +101,21 @@ class Decoder:
                 f"The model config refers to the tensor {name!r}, which the weights "
                 "file does not hold; the file was altered or is damaged."
             )
+        if name in self._used:
+            raise ModelFileError(
+                f"The model config refers to the tensor {name!r} twice; "
+                "sklearn_mtl.save refers to each tensor once."
+            )
         self._used.add(name)
-        return self._tensors[name]
+        tensor = self._tensors[name]
+        if tensor.is_floating_point() and self.nonfinite != "allow":
+            bad = torch.isinf(tensor) if self.nonfinite == "nan" else ~tensor.isfinite()
+            if bad.any():
+                raise ModelFileError(
+                    f"The tensor {name!r} holds NaN or infinite values; a model "
+                    "written by sklearn_mtl.save holds finite ones there."
+                )
+        return tensor
 
     def _tuple(self, value):
         return tuple(expect(self.decode(value["__tuple__"]), list, "__tuple__"))
@@ -84,6 +124,11 @@ class Decoder:
         text = value["__float__"]
         if text not in ("nan", "inf", "-inf"):
             raise ModelFileError(f"Invalid __float__ value {text!r}.")
+        if self.nonfinite != "allow":
+            raise ModelFileError(
+                f"The model config holds the value {text} where sklearn_mtl.save "
+                "writes finite numbers only."
+            )
         return float(text)
 
     def _strings(self, value):
@@ -103,7 +148,7 @@ class Decoder:
         if cls is None:
             hint = (
                 " If you trust this file and have that class, pass it as "
-                "sklearn_mtl.load(..., trusted_weightings=[TheClass])."
+                "sklearn_mtl.load(..., trusted=[TheClass])."
                 if isinstance(name, str) and "." in name
                 else ""
             )
@@ -122,18 +167,22 @@ class Decoder:
 
     def _optimizer_class(self, value):
         name = value["__optimizer_class__"]
-        cls = getattr(torch.optim, name, None) if isinstance(name, str) else None
-        if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        cls = OPTIMIZER_CLASSES.get(name) if isinstance(name, str) else None
+        if cls is None:
             raise ModelFileError(
                 f"The model file names the optimizer {name!r}, which is not a "
-                "class of torch.optim."
+                f"class of torch.optim that sklearn-mtl supports "
+                f"({sorted(OPTIMIZER_CLASSES)})."
             )
         return cls
 
+    def _trunk(self, value):
+        return decode_trunk(value, self.trunks)
+
     def _model(self, value):
-        if self._load_model is None:
+        if self.load_model is None:
             raise ModelFileError("A nested model is not allowed here.")
-        return self._load_model(value["__model__"])
+        return self.load_model(value["__model__"])
 
     def _frozen(self, value):
         inner = value["__frozen__"]
@@ -163,6 +212,8 @@ class Decoder:
         "__strings__": _strings,
         "__weighting__": _weighting,
         "__optimizer_class__": _optimizer_class,
+        "__trunk_class__": _trunk,
+        "__trunk_instance__": _trunk,
         "__model__": _model,
         "__frozen__": _frozen,
         "__module_state__": _module_state,

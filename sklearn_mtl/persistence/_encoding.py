@@ -9,7 +9,11 @@ objects:
   ``"-inf"``), ``{"__strings__": [...]}`` (an array of str);
 - ``{"__weighting__": name, "params": {...}}``: a task-weighting strategy,
   named from an allowlist;
-- ``{"__optimizer_class__": name}``: a class of :mod:`torch.optim`;
+- ``{"__optimizer_class__": name}``: a class of :mod:`torch.optim` the
+  package builds (Adam, AdamW, SGD);
+- ``{"__trunk_class__": name}`` / ``{"__trunk_instance__": name}``: a custom
+  trunk class (or an instance, rebuilt with no arguments), by its qualified
+  name, loaded only from the classes the caller trusts;
 - ``{"__model__": folder}``: a fitted model saved in ``folder`` of the same
   archive, and ``{"__frozen__": ...}``: a
   :class:`~sklearn.frozen.FrozenEstimator` of one;
@@ -25,7 +29,8 @@ from sklearn.frozen import FrozenEstimator
 from torch import nn
 
 from ..weighting import TaskWeighting
-from ._allowlist import qualified_name, weighting_name
+from ._allowlist import OPTIMIZER_CLASSES, qualified_name, weighting_name
+from ._trunk import encode_trunk
 
 __all__ = ["Encoder"]
 
@@ -77,15 +82,19 @@ class Encoder:
                 "params": self.encode(value.get_params(deep=False), f"{key}.params"),
             }
         if isinstance(value, type) and issubclass(value, torch.optim.Optimizer):
-            if getattr(torch.optim, value.__name__, None) is not value:
+            if OPTIMIZER_CLASSES.get(value.__name__) is not value:
                 raise TypeError(
                     f"Cannot save {key}: the optimizer class {qualified_name(value)} "
-                    "is not a class of torch.optim, the only ones a saved model may "
-                    "name. Use pickle for this model."
+                    "is not a class of torch.optim that a saved model may name "
+                    f"({sorted(OPTIMIZER_CLASSES)}, those sklearn-mtl builds). Use "
+                    "pickle for this model."
                 )
             return {"__optimizer_class__": value.__name__}
         if isinstance(value, FrozenEstimator):
             return {"__frozen__": self.encode(value.estimator, key)}
+        trunk = encode_trunk(value, key) if key == "params.trunk" else None
+        if trunk is not None:
+            return trunk
         folder = self._save_model(value, key) if self._save_model else None
         if folder is not None:
             return {"__model__": folder}

@@ -7,22 +7,26 @@ history. Callback state is not: skorch resets it at the start of every
 ``partial_fit`` call.
 """
 
+import math
 from itertools import chain
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from skorch.history import History
 from torch import nn
 
+from ._allowlist import OPTIMIZER_STATE_KEYS
 from ._decoding import ModuleState, OptimizerState, expect
 from ._errors import ModelFileError
 
 __all__ = ["capture_net_state", "check_attribute_name", "restore_net_state"]
 
+# largest weight magnitude a saved network may hold (trained networks stay
+# many orders of magnitude below; float32 predictions stay finite)
+MAX_ABS_WEIGHT = 1e15
 # objects of the net, other than modules and optimisers, that learn state
 STATEFUL_PARTS = ("task_weighting", "affinity_")
-# optimisers whose per-parameter state is not shaped like the parameter
-OPTIMIZERS_WITH_FACTORED_STATE = ("Adafactor", "LBFGS")
 
 
 def _hyperparameters(obj):
@@ -97,7 +101,8 @@ def restore_net_state(net, saved, decoder):
     present = [name for name in STATEFUL_PARTS if getattr(net, name, None) is not None]
     parts = _same_names(saved.get("parts"), present, "parts")
     for name in present:
-        part, state = getattr(net, name), decoder.decode(parts[name])
+        # NaN marks what a part has not observed yet (a task's first loss)
+        part, state = getattr(net, name), decoder.decode_with(parts[name], "nan")
         restore_attributes(part, state, f"net.{name}", net.device)
     if saved.get("shuffle_generator") is not None:
         state = decoder.decode(saved["shuffle_generator"])
@@ -107,7 +112,8 @@ def restore_net_state(net, saved, decoder):
             net.shuffle_generator.set_state(state)
         except RuntimeError as exc:
             raise ModelFileError(f"Invalid shuffling generator state: {exc}") from exc
-    history = expect(decoder.decode(saved.get("history")), list, "history")
+    history = decoder.decode_with(saved.get("history"), "allow")
+    history = expect(history, list, "history")
     if not all(isinstance(row, dict) for row in history):
         raise ModelFileError("The history must be a list of dicts, one per epoch.")
     net.history = History(history)
@@ -127,19 +133,25 @@ def check_attribute_name(cls, name, reserved, where):
     """Raise unless a file may set attribute ``name`` on an instance of ``cls``.
 
     Only plain identifiers that are neither in ``reserved`` (hyperparameters)
-    nor anything the class defines (methods, properties) are allowed.
+    nor anything the class defines (methods, properties; a class-level
+    default such as ``_cache = None`` may be overridden) are allowed.
     """
     if (
         not isinstance(name, str)
         or not name.isidentifier()
         or name.startswith("__")
         or name in reserved
-        or hasattr(cls, name)
+        or not _plain_class_value(getattr(cls, name, None))
     ):
         raise ModelFileError(
             f"The file sets the attribute {name!r} of {where}, which a saved model "
             "may not set."
         )
+
+
+def _plain_class_value(value):
+    """Whether a class attribute is a default value, not a method or property."""
+    return value is None or type(value) in (bool, int, float, str)
 
 
 def restore_attributes(obj, saved, where, device):
@@ -152,7 +164,31 @@ def restore_attributes(obj, saved, where, device):
     for name, value in expect(saved, dict, where).items():
         check_attribute_name(type(obj), name, _hyperparameters(obj), where)
         current = getattr(obj, name, None)
+        _check_nan(current, value, f"{where}.{name}")
         setattr(obj, name, _restore_value(current, value, f"{where}.{name}", device))
+
+
+def _has_nan(value):
+    if torch.is_tensor(value):
+        return value.is_floating_point() and bool(value.isnan().any())
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f" and bool(np.isnan(value).any())
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    return False
+
+
+def _check_nan(current, value, where):
+    """Allow NaN in ``value`` only where the freshly built object starts with NaN."""
+    if _has_nan(value) and not _has_nan(current):
+        raise ModelFileError(
+            f"{where} holds NaN values; the model the file describes starts with "
+            "finite ones there and training keeps them finite."
+        )
 
 
 def _restore_value(current, value, where, device):
@@ -204,6 +240,16 @@ def restore_module(module, saved, where):
         if not torch.is_tensor(tensor):
             raise ModelFileError(f"{where}.{name} is not a tensor.")
         want = expected[name]
+        if (
+            tensor.is_floating_point()
+            and tensor.numel()
+            and (tensor.abs().max() > MAX_ABS_WEIGHT)
+        ):
+            raise ModelFileError(
+                f"{where}.{name} holds values beyond {MAX_ABS_WEIGHT:g} in "
+                "magnitude; training does not produce such weights. The file was "
+                "altered or is damaged."
+            )
         if tensor.shape != want.shape or tensor.dtype != want.dtype:
             raise ModelFileError(
                 f"{where}.{name} has shape {tuple(tensor.shape)} and dtype "
@@ -214,9 +260,22 @@ def restore_module(module, saved, where):
 
 
 def restore_optimizer(optimizer, saved, where):
-    """Load ``saved`` (an :class:`OptimizerState`) into ``optimizer``."""
+    """Load ``saved`` (an :class:`OptimizerState`) into ``optimizer``, checked.
+
+    ``optimizer`` is one the package builds (see ``OPTIMIZER_STATE_KEYS``).
+    The saved parameter groups must have its groups' keys; their flags must
+    equal its flags and their numbers be finite and in range. The saved
+    per-parameter state may hold only the entries the optimizer keeps, shaped
+    like the parameter (``step``: a scalar), finite.
+    """
     if not isinstance(saved, OptimizerState):
         raise ModelFileError(f"{where}: expected the state of an optimizer.")
+    allowed = OPTIMIZER_STATE_KEYS.get(type(optimizer).__name__)
+    if allowed is None:
+        raise ModelFileError(
+            f"{where}: the model builds a {type(optimizer).__name__} optimizer, "
+            f"whose state load does not restore ({sorted(OPTIMIZER_STATE_KEYS)})."
+        )
     current = optimizer.param_groups
     groups = saved.param_groups
     if len(groups) != len(current) or any(
@@ -228,23 +287,97 @@ def restore_optimizer(optimizer, saved, where):
         raise ModelFileError(
             f"{where}: the saved parameter groups do not match the optimizer's."
         )
-    indices = chain.from_iterable(g["params"] for g in groups)
+    for group, built in zip(groups, current, strict=True):
+        _check_param_group(group, built, where)
+    indices = list(chain.from_iterable(g["params"] for g in groups))
+    if len(set(indices)) != len(indices) or not all(type(i) is int for i in indices):
+        raise ModelFileError(f"{where}: the parameter indices are not distinct ints.")
     current_params = chain.from_iterable(c["params"] for c in current)
     params = dict(zip(indices, current_params, strict=True))
-    check_shapes = type(optimizer).__name__ not in OPTIMIZERS_WITH_FACTORED_STATE
+    seen = set()
     for index, entry in saved.state:
         param = params.get(index)
-        if param is None:
+        if param is None or index in seen:
             raise ModelFileError(f"{where}: state for unknown parameter {index}.")
+        seen.add(index)
         for key, value in entry.items():
-            if (
-                check_shapes
-                and torch.is_tensor(value)
-                and value.dim() > 0
-                and value.shape != param.shape
-            ):
-                raise ModelFileError(
-                    f"{where}: state {key!r} of parameter {index} has shape "
-                    f"{tuple(value.shape)}, the parameter {tuple(param.shape)}."
-                )
+            _check_state_entry(
+                key,
+                value,
+                param,
+                allowed,
+                f"{where}: state {key!r} of parameter {index}",
+            )
     optimizer.load_state_dict({"state": dict(saved.state), "param_groups": groups})
+
+
+# numbers of a param group, and the largest value each may take
+BOUNDED_GROUP_NUMBERS = {"betas": 1.0, "momentum": 1.0, "dampening": 1.0}
+
+
+# keys a learning-rate scheduler (a callback of the saved model's training)
+# adds to a param group: a positive learning rate, kept as saved
+SCHEDULER_GROUP_KEYS = {"initial_lr"}
+
+
+def _check_param_group(group, built, where):
+    extra = set(group) - set(built)
+    if set(built) - set(group) or extra - SCHEDULER_GROUP_KEYS:
+        raise ModelFileError(
+            f"{where}: a saved parameter group has the keys {sorted(group)}; the "
+            f"optimizer's have {sorted(built)}."
+        )
+    for key, value in group.items():
+        if key in extra:
+            if not (type(value) is float and math.isfinite(value) and 0 < value < 1e30):
+                raise ModelFileError(
+                    f"{where}: the parameter group sets {key}={value!r}, not a "
+                    "positive learning rate."
+                )
+            continue
+        want = built[key]
+        if key == "params":
+            continue
+        if want is None or isinstance(want, (bool, str)):
+            if type(value) is not type(want) or value != want:
+                raise ModelFileError(
+                    f"{where}: the parameter group sets {key}={value!r}; the "
+                    f"optimizer the model builds has {key}={want!r}."
+                )
+            continue
+        numbers = value if isinstance(value, tuple) else (value,)
+        shape_ok = isinstance(value, tuple) == isinstance(want, tuple) and (
+            not isinstance(want, tuple) or len(value) == len(want)
+        )
+        top = BOUNDED_GROUP_NUMBERS.get(key, math.inf)
+        if not shape_ok or not all(
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+            and 0 <= v <= top
+            and (key != "lr" or v > 0)
+            for v in numbers
+        ):
+            raise ModelFileError(
+                f"{where}: the parameter group sets {key}={value!r}, out of range."
+            )
+
+
+def _check_state_entry(key, value, param, allowed, where):
+    if key not in allowed:
+        raise ModelFileError(
+            f"{where}: the optimizer keeps no such state (it keeps {sorted(allowed)})."
+        )
+    if value is None and key == "momentum_buffer":
+        return
+    if not torch.is_tensor(value) or not value.is_floating_point():
+        raise ModelFileError(f"{where} is not a float tensor.")
+    if key == "step":
+        if value.dim() != 0 or not (value >= 0):
+            raise ModelFileError(f"{where} must be a non-negative scalar.")
+        return
+    if value.shape != param.shape or value.dtype != param.dtype:
+        raise ModelFileError(
+            f"{where} has shape {tuple(value.shape)} and dtype {value.dtype}, the "
+            f"parameter {tuple(param.shape)} and {param.dtype}."
+        )

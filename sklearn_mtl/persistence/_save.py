@@ -14,11 +14,14 @@ from ._archive import (
     WEIGHTS,
     config_bytes,
     header,
+    pipeline_header,
     weights_bytes,
     write_archive,
 )
 from ._encoding import Encoder
 from ._net_state import capture_net_state
+from ._pipeline import COMPOSITES, PIPELINE_CONFIG, dump_composite
+from ._trunk import check_trunk_savable
 
 __all__ = ["save"]
 
@@ -32,15 +35,27 @@ def save(estimator, file):
     rebuilds a model that predicts exactly as this one and keeps training
     where it stopped, without unpickling anything. A
     :class:`~sklearn_mtl.TransferEstimator`'s source is saved in the same
-    file.
+    file. A custom ``trunk`` is saved as its class path (``module.ClassName``)
+    and its ``trunk__*`` arguments, its weights with the network; loading it
+    needs the class in ``load``'s ``trusted``.
+
+    A :class:`~sklearn.pipeline.Pipeline`, a grid or randomized search or a
+    :class:`~sklearn.compose.TransformedTargetRegressor` holding such
+    estimators is saved whole: its scikit-learn parts with skops, each
+    estimator as above (see the user guide's persistence page).
 
     Parameters
     ----------
-    estimator : MultiTaskRegressor or TransferEstimator
-        A fitted estimator. Its ``random_state`` must be an int or None; a
+    estimator : MultiTaskRegressor, TransferEstimator or a pipeline
+        A fitted estimator. Its ``random_state`` must be an int or None, its
+        ``callbacks`` None (or empty), its ``trunk__*`` arguments JSON values
+        and a ``trunk`` instance of a class buildable without arguments; a
         ``TransferEstimator``'s ``source`` must be None or a fitted
         ``MultiTaskRegressor`` / ``TransferEstimator`` (or a
-        :class:`~sklearn.frozen.FrozenEstimator` of one).
+        :class:`~sklearn.frozen.FrozenEstimator` of one). Or a ``Pipeline``,
+        ``GridSearchCV``, ``RandomizedSearchCV`` or
+        ``TransformedTargetRegressor`` holding such estimators (fitted or
+        not) and objects skops can store.
     file : str, path-like or binary file object
         Where to write. A path is written through a temporary file and then
         renamed, so an interrupted save never leaves half a file there.
@@ -49,8 +64,12 @@ def save(estimator, file):
     ------
     TypeError
         If ``estimator`` is of another class, or holds a value the format
-        cannot store (a ``RandomState``, a torch module as source, an
-        optimizer class outside :mod:`torch.optim`, ...).
+        cannot store (a ``RandomState``, a torch module as source, callbacks,
+        a ``trunk__*`` argument that is not a JSON value, an
+        optimizer class other than ``torch.optim.Adam``, ``AdamW`` and
+        ``SGD``, an object skops cannot store, ...).
+    ImportError
+        If ``estimator`` is a pipeline and skops is not installed.
 
     See Also
     --------
@@ -71,31 +90,45 @@ def save(estimator, file):
     True
     """
     members = {}
-    _dump(estimator, "", members)
+    if isinstance(estimator, COMPOSITES):
+        members, config = dump_composite(estimator, _dump_any)
+        members[PIPELINE_CONFIG] = config_bytes({**pipeline_header(), **config})
+    else:
+        _dump(estimator, "", members)
     write_archive(file, members)
 
 
-def _dump(estimator, folder, members):
+def _dump_any(estimator, folder, members):
+    """Dump a package estimator of a pipeline: fitted, or its hyperparameters."""
+    if hasattr(estimator, "net_"):
+        _dump(estimator, folder, members)
+    else:
+        _dump(estimator, folder, members, fitted=False)
+
+
+def _dump(estimator, folder, members, fitted=True):
     if type(estimator) not in MODEL_CLASSES.values():
         raise TypeError(
-            f"save stores {sorted(MODEL_CLASSES)} instances, got "
+            f"save stores {sorted(MODEL_CLASSES)} instances, or a "
+            f"{', '.join(cls.__name__ for cls in COMPOSITES)} holding them; got "
             f"{type(estimator).__name__}. Use pickle for other objects."
         )
-    check_is_fitted(estimator)
     params = estimator.get_params(deep=False)
     _check_savable(params)
+    if not fitted:
+        encoder = Encoder(save_model=_source_saver(folder, members))
+        config = {
+            **header(),
+            "class": type(estimator).__name__,
+            "params": encoder.encode(params, "params"),
+        }
+        members[folder + CONFIG] = config_bytes(config)
+        members[folder + WEIGHTS] = weights_bytes(encoder.tensors)
+        return
+    check_is_fitted(estimator)
     _check_rebuildable(estimator)
 
-    def save_source(value, key):
-        if type(value) not in MODEL_CLASSES.values():
-            return None
-        nested = f"{folder}{key.rsplit('.', 1)[-1]}/"
-        if nested.count("/") > MAX_NESTING:
-            raise TypeError(f"Sources nest more than {MAX_NESTING} levels deep.")
-        _dump(value, nested, members)
-        return nested
-
-    encoder = Encoder(save_model=save_source)
+    encoder = Encoder(save_model=_source_saver(folder, members))
     fitted = {
         name: value
         for name, value in vars(estimator).items()
@@ -112,7 +145,23 @@ def _dump(estimator, folder, members):
     members[folder + WEIGHTS] = weights_bytes(encoder.tensors)
 
 
+def _source_saver(folder, members):
+    """Return the ``save_model`` of an Encoder: sources go to a subfolder."""
+
+    def save_source(value, key):
+        if type(value) not in MODEL_CLASSES.values():
+            return None
+        nested = f"{folder}{key.rsplit('.', 1)[-1]}/"
+        if nested.count("/") > MAX_NESTING:
+            raise TypeError(f"Sources nest more than {MAX_NESTING} levels deep.")
+        _dump(value, nested, members)
+        return nested
+
+    return save_source
+
+
 def _check_savable(params):
+    check_trunk_savable(params)
     random_state = params.get("random_state")
     if random_state is not None and not isinstance(random_state, Integral):
         raise TypeError(
