@@ -1,8 +1,44 @@
 """Per-task gradients on the shared parameters, for gradient-based weighting."""
 
 import torch
+from torch import nn
 
-__all__ = ["shared_parameters", "task_jacobian", "add_to_grads"]
+from .modules import (
+    BatchedMLP,
+    MixtureOfExpertsModule,
+    MultiTaskModule,
+    SoftSharingModule,
+    TaskHeadsModule,
+)
+
+__all__ = [
+    "shared_parameters",
+    "task_jacobian",
+    "subset_task_jacobian",
+    "rows_are_independent",
+    "add_to_grads",
+]
+
+# module types whose training-mode forward pass maps each row on its own and
+# deterministically (dropout only with p == 0)
+_ROWWISE = (
+    nn.Linear,
+    nn.Identity,
+    nn.Sequential,
+    nn.ModuleList,
+    nn.ModuleDict,
+    nn.ParameterList,
+    nn.ParameterDict,
+    nn.LayerNorm,
+    BatchedMLP,
+    TaskHeadsModule,
+    MultiTaskModule,
+    SoftSharingModule,
+    MixtureOfExpertsModule,
+)
+# element-wise activations (torch.nn.modules.activation) less those that mix
+# rows for some settings
+_NOT_ROWWISE = (nn.MultiheadAttention, nn.Softmax, nn.Softmin, nn.LogSoftmax)
 
 
 def shared_parameters(module):
@@ -60,6 +96,71 @@ def task_jacobian(task_losses, params):
         for g, p in zip(grads, params, strict=True)
     ]
     return torch.cat(flat, dim=1)
+
+
+def rows_are_independent(module):
+    """Whether ``module``'s training forward pass treats each row alone.
+
+    True when every submodule is a layer known to map rows independently and
+    deterministically (linear layers, element-wise activations, layer norm,
+    containers, dropout with ``p == 0``, and this package's modules); False
+    for anything else, such as batch normalisation, active dropout or a
+    module this function does not know.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            if m.p > 0:
+                return False
+        elif isinstance(m, _NOT_ROWWISE):
+            return False
+        elif not (
+            isinstance(m, _ROWWISE)
+            or type(m).__module__ == "torch.nn.modules.activation"
+        ):
+            return False
+    return True
+
+
+def subset_task_jacobian(net, X, y, task_losses, tasks, params):
+    """Return the Jacobian of the losses of ``tasks``, using only their rows.
+
+    A task's loss depends only on the rows labelled for it. When the module
+    treats rows independently (:func:`rows_are_independent`) and those rows
+    are under half of the mini-batch, the losses of ``tasks`` are computed
+    again from a forward pass over those rows only, and differentiated there:
+    the same gradients (up to rounding) for a fraction of the cost. Otherwise
+    the Jacobian is taken through the whole batch's graph.
+
+    Parameters
+    ----------
+    net : MultiTaskNet
+        The net being trained (its ``module_`` and ``task_losses``).
+    X : torch.Tensor
+        The mini-batch's inputs.
+    y : tuple of torch.Tensor
+        The mini-batch's ``(Y, cell_weights)``.
+    task_losses : torch.Tensor of shape (n_tasks,)
+        The mini-batch's task losses, with their graph.
+    tasks : torch.Tensor of int64
+        The tasks whose gradients to compute.
+    params : list of torch.nn.Parameter
+        The parameters to differentiate with respect to.
+
+    Returns
+    -------
+    jacobian : torch.Tensor of shape (len(tasks), n_params)
+        As :func:`task_jacobian`.
+    """
+    Y, cell_weights = y
+    rows = (cell_weights[:, tasks] != 0).any(dim=1)
+    if (
+        not torch.is_tensor(X)
+        or 2 * int(rows.sum()) >= len(rows)
+        or not rows_are_independent(net.module_)
+    ):
+        return task_jacobian(task_losses[tasks], params)
+    sub_losses, _ = net.task_losses(net.module_(X[rows]), (Y[rows], cell_weights[rows]))
+    return task_jacobian(sub_losses[tasks], params)
 
 
 def add_to_grads(params, flat_gradient):

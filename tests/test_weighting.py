@@ -540,3 +540,188 @@ for name, model in models.items():
 print("resumed on", model.net_.device)
 """
     assert "resumed on cpu" in run_without_cuda(script).stdout
+
+
+# ---- many tasks: a bounded number of task gradients per step -----------------
+
+GRADIENT_METHODS = {
+    "pcgrad": PCGradWeighting,
+    "gradnorm": GradNormWeighting,
+    "mgda": MGDAWeighting,
+}
+
+
+def one_label_per_row(n_samples, n_tasks, seed=0):
+    """School-like data: every row is labelled for exactly one task."""
+    X, Y = make_multitask_regression(
+        n_samples=n_samples, n_tasks=n_tasks, random_state=seed
+    )
+    task = np.random.default_rng(seed).integers(0, n_tasks, size=n_samples)
+    masked = np.full_like(Y, np.nan)
+    masked[np.arange(n_samples), task] = Y[np.arange(n_samples), task]
+    return X, masked
+
+
+@pytest.fixture
+def jacobian_rows(monkeypatch):
+    """Record the number of task gradients each training step computes."""
+    import sklearn_mtl._gradients as gradients_module
+    import sklearn_mtl._net as net_module
+
+    rows = []
+    original = gradients_module.task_jacobian
+
+    def spy(task_losses, params):
+        rows.append(task_losses.shape[0])
+        return original(task_losses, params)
+
+    monkeypatch.setattr(net_module, "task_jacobian", spy)
+    monkeypatch.setattr(gradients_module, "task_jacobian", spy)
+    return rows
+
+
+@pytest.mark.parametrize("name", GRADIENT_METHODS)
+def test_many_tasks_train_with_a_bounded_number_of_task_gradients(name, jacobian_rows):
+    X, Y = one_label_per_row(2000, 200)
+    model = MultiTaskRegressor(
+        task_weighting=name,
+        hidden_layer_sizes=(32,),
+        lr=1e-2,
+        max_epochs=6,
+        random_state=0,
+    ).fit(X, Y)
+    losses = model.history_[:, "train_loss"]
+    assert losses[-1] < 0.6 * losses[0], losses
+    # about 145 of the 200 tasks are present in a batch of 256 rows; only 8
+    # gradients are computed per step
+    assert len(jacobian_rows) == 6 * 8
+    assert max(jacobian_rows) == GRADIENT_METHODS[name]().max_tasks_per_step == 8
+    weights = np.asarray(model.history_[-1, "task_weights"])
+    assert weights.shape == (200,) and np.all(np.isfinite(weights))
+    assert np.all(weights > 0)
+
+
+@pytest.mark.parametrize("name", GRADIENT_METHODS)
+def test_within_the_budget_every_present_task_gradient_is_computed(
+    name, jacobian_rows, masked_data
+):
+    X, Y = masked_data
+    model = MultiTaskRegressor(task_weighting=name, max_epochs=2, **SMALL).fit(X, Y)
+    assert jacobian_rows and max(jacobian_rows) == 3
+    # and without a budget the fit is the same as with the default one
+    unbounded = GRADIENT_METHODS[name](max_tasks_per_step=None)
+    same = MultiTaskRegressor(task_weighting=unbounded, max_epochs=2, **SMALL)
+    np.testing.assert_array_equal(same.fit(X, Y).predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("cls", GRADIENT_METHODS.values())
+def test_select_tasks_draws_a_sorted_subset_from_the_global_rng(cls):
+    weighting = cls(max_tasks_per_step=4).initialize(10, "cpu")
+    tasks = torch.tensor([0, 2, 3, 5, 6, 7, 9])
+    torch.manual_seed(1)
+    first = weighting.select_tasks(tasks)
+    assert len(first) == 4 and torch.all(first[1:] > first[:-1])
+    assert set(first.tolist()) <= set(tasks.tolist())
+    assert set(weighting._left_out.tolist()) == set(tasks.tolist()) - set(
+        first.tolist()
+    )
+    torch.manual_seed(1)
+    assert torch.equal(weighting.select_tasks(tasks), first)
+    assert weighting.select_tasks(tasks[:4]) is not None
+    assert torch.equal(weighting.select_tasks(tasks[:4]), tasks[:4])
+    assert weighting._left_out is None
+
+
+def test_left_out_tasks_follow_their_plain_gradient():
+    # one full-batch SGD step: GradNorm's first shared update is sum_t g_t / T
+    # whether 4 or all 30 gradients are computed, as for equal weighting
+    X, Y = one_label_per_row(300, 30)
+    params = dict(
+        hidden_layer_sizes=(16,),
+        batch_size=300,
+        max_epochs=1,
+        optimizer="sgd",
+        lr=0.1,
+        random_state=0,
+    )
+    predictions = [
+        MultiTaskRegressor(task_weighting=weighting, **params).fit(X, Y).predict(X)
+        for weighting in (
+            "equal",
+            GradNormWeighting(max_tasks_per_step=4),
+            GradNormWeighting(max_tasks_per_step=None),
+        )
+    ]
+    np.testing.assert_allclose(predictions[1], predictions[0], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(predictions[2], predictions[0], rtol=1e-4, atol=1e-5)
+
+
+def test_mgda_records_left_out_tasks_relative_to_the_update_scale():
+    weighting = MGDAWeighting(max_tasks_per_step=2).initialize(5, "cpu")
+    tasks = torch.arange(4)
+    selected = weighting.select_tasks(tasks)
+    gradients = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    update = weighting.combine_gradients(gradients, torch.ones(2), selected)
+    # the two drawn tasks' min-norm point, on the scale 2 / 5
+    np.testing.assert_allclose(update.numpy(), [0.2, 0.2])
+    weighting.end_epoch(None)
+    expected = np.full(5, 0.25)
+    expected[4] = 0.2  # never present: keeps 1 / n_tasks
+    np.testing.assert_allclose(weighting.weights_, expected)
+
+
+def test_budget_is_validated():
+    with pytest.raises(ValueError, match="'max_tasks_per_step' parameter"):
+        PCGradWeighting(max_tasks_per_step=1).initialize(3, "cpu")
+
+
+def test_affinity_still_sees_every_task_with_a_budget():
+    X, Y = one_label_per_row(600, 12)
+    model = MultiTaskRegressor(
+        task_weighting=PCGradWeighting(max_tasks_per_step=3),
+        task_affinity="gradient_cosine",
+        hidden_layer_sizes=(16,),
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, Y)
+    affinity = model.task_affinity_
+    assert affinity.shape == (12, 12) and np.all(np.isfinite(affinity))
+    np.testing.assert_allclose(np.diag(affinity), 1.0, rtol=1e-5)
+
+
+def test_drawn_tasks_gradients_from_their_rows_equal_the_whole_batch():
+    from sklearn_mtl._gradients import (
+        rows_are_independent,
+        shared_parameters,
+        subset_task_jacobian,
+        task_jacobian,
+    )
+
+    X, Y = one_label_per_row(256, 40)
+    model = MultiTaskRegressor(hidden_layer_sizes=(16,), max_epochs=1, random_state=0)
+    net = model.fit(X, Y).net_
+    inputs = torch.tensor(X, dtype=torch.float32)
+    targets = (
+        torch.tensor(np.nan_to_num(Y), dtype=torch.float32),
+        torch.tensor(~np.isnan(Y), dtype=torch.float32),
+    )
+    losses, present = net.task_losses(net.module_(inputs), targets)
+    tasks = present.nonzero().squeeze(1)[:5]
+    shared = shared_parameters(net.module_)
+    batch_sizes = []
+    hook = net.module_.register_forward_hook(
+        lambda module, args, out: batch_sizes.append(len(args[0]))
+    )
+    subset = subset_task_jacobian(net, inputs, targets, losses, tasks, shared)
+    hook.remove()
+    labelled = int((targets[1][:, tasks] > 0).any(dim=1).sum())
+    assert batch_sizes == [labelled] and labelled < 64
+    np.testing.assert_allclose(
+        subset.numpy(),
+        task_jacobian(losses[tasks], shared).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-6,
+    )
+    assert rows_are_independent(net.module_)
+    assert not rows_are_independent(torch.nn.Sequential(torch.nn.Dropout(0.1)))
+    assert not rows_are_independent(torch.nn.BatchNorm1d(3))

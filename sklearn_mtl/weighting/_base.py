@@ -29,6 +29,10 @@ class TaskWeighting(BaseEstimator):
       weights set by :meth:`initialize`; a strategy may record other
       per-task numbers in ``weights_``, as :class:`MGDAWeighting` records its
       gradient coefficients while its heads keep weight ``1 / n_tasks``).
+      A strategy may compute the gradients of only some of the present tasks
+      (:meth:`select_tasks`, to bound the cost with many tasks); the present
+      tasks it leaves out then move the shared parameters along the plain
+      gradient of their terms of :meth:`combine`.
 
     A task with no labelled row in a mini-batch is *absent*: it has no loss
     and no gradient. :meth:`combine` sees it through ``present``;
@@ -38,7 +42,8 @@ class TaskWeighting(BaseEstimator):
 
     Hooks called by the training loop, in order: :meth:`initialize` once per
     new network; for each mini-batch :meth:`combine` (and
-    :meth:`combine_gradients` for gradient strategies), then
+    :meth:`select_tasks` then :meth:`combine_gradients` for gradient
+    strategies), then
     :meth:`after_backward`; :meth:`end_epoch` once per epoch.
 
     Attributes
@@ -81,6 +86,24 @@ class TaskWeighting(BaseEstimator):
         """
         return (self._weights_tensor * task_losses).sum()
 
+    def select_tasks(self, tasks):
+        """Return the present tasks whose gradients this step computes.
+
+        Called only when ``needs_gradients`` is True, before
+        :meth:`combine_gradients`, which then sees only these tasks.
+
+        Parameters
+        ----------
+        tasks : torch.Tensor of int64, shape (k,)
+            The tasks present in the mini-batch, in increasing order.
+
+        Returns
+        -------
+        selected : torch.Tensor of int64
+            A subset of ``tasks``, in increasing order; here all of them.
+        """
+        return tasks
+
     def combine_gradients(self, gradients, task_losses, tasks):
         """Return the update direction of the shared parameters.
 
@@ -88,19 +111,21 @@ class TaskWeighting(BaseEstimator):
 
         Parameters
         ----------
-        gradients : torch.Tensor of shape (n_present, n_shared_parameters)
-            Gradient of each present task's loss with respect to the shared
-            parameters, flattened; one row per present task.
-        task_losses : torch.Tensor of shape (n_present,)
-            The present tasks' losses (detached).
-        tasks : torch.Tensor of int64, shape (n_present,)
+        gradients : torch.Tensor of shape (n_selected, n_shared_parameters)
+            Gradient of each selected task's loss with respect to the shared
+            parameters, flattened; one row per task returned by
+            :meth:`select_tasks` (by default every present task).
+        task_losses : torch.Tensor of shape (n_selected,)
+            The selected tasks' losses (detached).
+        tasks : torch.Tensor of int64, shape (n_selected,)
             Which task each row belongs to (indices into ``0..n_tasks_-1``).
 
         Returns
         -------
         gradient : torch.Tensor of shape (n_shared_parameters,)
-            The gradient the optimiser applies to the shared parameters. On
-            the scale of equal weighting, ``sum_t g_t / n_tasks``.
+            The selected tasks' part of the gradient the optimiser applies to
+            the shared parameters. On the scale of equal weighting,
+            ``sum_t g_t / n_tasks``.
         """
         raise NotImplementedError(
             f"{type(self).__name__} sets needs_gradients=True but does not "

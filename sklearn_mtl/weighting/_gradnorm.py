@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._adam import AdamStepMixin
 from ._base import TaskWeighting
+from ._budget import BUDGET_CONSTRAINT, DEFAULT_MAX_TASKS_PER_STEP, TaskBudgetMixin
 
 __all__ = ["GradNormWeighting"]
 
@@ -15,7 +16,7 @@ __all__ = ["GradNormWeighting"]
 MIN_RELATIVE_WEIGHT = 1e-6
 
 
-class GradNormWeighting(AdamStepMixin, TaskWeighting):
+class GradNormWeighting(TaskBudgetMixin, AdamStepMixin, TaskWeighting):
     r"""Learn weights that give every task a gradient norm matched to its progress.
 
     On each mini-batch, with :math:`g_t` the gradient of task ``t``'s loss on
@@ -46,6 +47,10 @@ class GradNormWeighting(AdamStepMixin, TaskWeighting):
         0 asks for equal gradient norms whatever the training rates.
     lr : float, default=0.025
         Step size of the Adam updates of the weights.
+    max_tasks_per_step : int >= 2 or None, default=8
+        At most this many present tasks have their gradient norms measured in
+        a step; when more are present, that many are drawn at random and only
+        their weights move (see Notes). None measures every present task.
 
     Attributes
     ----------
@@ -70,11 +75,25 @@ class GradNormWeighting(AdamStepMixin, TaskWeighting):
     Adam moments stay as they were: only the weights of the present tasks
     move, and their total is kept. With a single task present nothing moves.
 
+    The norms cost one backward pass per task. With more than
+    ``max_tasks_per_step`` tasks present, a random subset of that size is
+    drawn anew each step (task sub-sampling as in Liu et al.'s practical
+    CAGrad [2]_) and takes the place of the present tasks above:
+    :math:`\bar G`, the mean training rate and the step of the weights use
+    only the drawn tasks, whose weights keep their total, and
+    :math:`L_t(0)` is a task's loss the first time it is drawn. The shared update
+    is still :math:`\sum_t w_t g_t` over every present task (the drawn
+    tasks' gradients plus the plain gradient of the others' weighted losses),
+    so only the weights' step is estimated from a sample. Within the budget
+    the method is as described above.
+
     References
     ----------
     .. [1] Z. Chen, V. Badrinarayanan, C.-Y. Lee and A. Rabinovich,
        "GradNorm: gradient normalization for adaptive loss balancing in deep
        multitask networks", ICML 2018.
+    .. [2] B. Liu, X. Liu, X. Jin, P. Stone and Q. Liu, "Conflict-averse
+       gradient descent for multi-task learning", NeurIPS 2021.
 
     Examples
     --------
@@ -96,11 +115,15 @@ class GradNormWeighting(AdamStepMixin, TaskWeighting):
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "max_tasks_per_step": BUDGET_CONSTRAINT,
     }
 
-    def __init__(self, alpha=1.5, lr=0.025):
+    def __init__(
+        self, alpha=1.5, lr=0.025, max_tasks_per_step=DEFAULT_MAX_TASKS_PER_STEP
+    ):
         self.alpha = alpha
         self.lr = lr
+        self.max_tasks_per_step = max_tasks_per_step
 
     def initialize(self, n_tasks, device):
         """Start from equal weights, with no initial loss seen; return self."""

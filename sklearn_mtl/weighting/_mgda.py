@@ -6,6 +6,7 @@ from scipy.optimize import nnls
 from sklearn.utils._param_validation import StrOptions
 
 from ._base import TaskWeighting
+from ._budget import BUDGET_CONSTRAINT, DEFAULT_MAX_TASKS_PER_STEP, TaskBudgetMixin
 
 __all__ = ["MGDAWeighting"]
 
@@ -37,7 +38,7 @@ def min_norm_weights(gram):
     return mu / mu.sum()
 
 
-class MGDAWeighting(TaskWeighting):
+class MGDAWeighting(TaskBudgetMixin, TaskWeighting):
     r"""Update the shared parameters along the min-norm point of the task gradients.
 
     For the tasks present in a mini-batch, MGDA finds the convex combination
@@ -62,15 +63,22 @@ class MGDAWeighting(TaskWeighting):
         gradients, rescaled so that its coefficients on the unscaled
         gradients sum to 1; it keeps a non-negative inner product with every
         task's gradient.
+    max_tasks_per_step : int >= 2 or None, default=8
+        At most this many present tasks take part in the min-norm problem of
+        a step; when more are present, that many are drawn at random and the
+        others add their plain gradient :math:`g_t / T` (see Notes). None
+        solves it over every present task.
 
     Attributes
     ----------
     n_tasks_ : int
         Number of tasks.
     weights_ : ndarray of shape (`n_tasks_`,)
-        Each task's coefficient on its gradient, averaged over the last
-        epoch's mini-batches in which the task was present (a task never
-        present keeps its previous value; ``1 / n_tasks`` at the start).
+        Each task's coefficient on its gradient relative to the update's
+        scale ``k / T``, averaged over the last epoch's mini-batches in which
+        the task was present (a task never present keeps its previous value;
+        ``1 / n_tasks`` at the start). A task left out of a step's draw counts
+        with ``1 / k``.
 
     See Also
     --------
@@ -87,10 +95,24 @@ class MGDAWeighting(TaskWeighting):
     (:func:`scipy.optimize.nnls`), rather than by Sener & Koltun's
     Frank-Wolfe iterations.
 
+    A step costs one backward pass per task in the problem. With more than
+    ``max_tasks_per_step`` tasks present, a random subset ``S`` of
+    ``B = max_tasks_per_step`` of them is drawn anew each step (task
+    sub-sampling, as in Liu et al.'s practical CAGrad [2]_ and the objective
+    sampling of Xiao et al.'s SDMGrad [3]_) and the update is
+    :math:`(B \, d_S + \sum_{j \notin S} g_j) / T`, with :math:`d_S` the
+    min-norm point of the drawn tasks' gradients: no drawn task's loss is
+    opposed, and the other tasks move as under equal weighting. Within the
+    budget the method is as described above.
+
     References
     ----------
     .. [1] O. Sener and V. Koltun, "Multi-task learning as multi-objective
        optimization", NeurIPS 2018.
+    .. [2] B. Liu, X. Liu, X. Jin, P. Stone and Q. Liu, "Conflict-averse
+       gradient descent for multi-task learning", NeurIPS 2021.
+    .. [3] P. Xiao, H. Ban and K. Ji, "Direction-oriented multi-objective
+       learning: simple and provable stochastic algorithms", NeurIPS 2023.
 
     Examples
     --------
@@ -109,10 +131,14 @@ class MGDAWeighting(TaskWeighting):
 
     _parameter_constraints: dict = {
         "normalization": [StrOptions({"none", "l2", "loss", "loss+"})],
+        "max_tasks_per_step": BUDGET_CONSTRAINT,
     }
 
-    def __init__(self, normalization="none"):
+    def __init__(
+        self, normalization="none", max_tasks_per_step=DEFAULT_MAX_TASKS_PER_STEP
+    ):
         self.normalization = normalization
+        self.max_tasks_per_step = max_tasks_per_step
 
     def initialize(self, n_tasks, device):
         """Start from equal weights; return self."""
@@ -146,8 +172,7 @@ class MGDAWeighting(TaskWeighting):
         coefficients = lambdas / scales
         coefficients /= coefficients.sum()
         present = tasks.cpu().numpy()
-        self._coefficient_sums[present] += coefficients
-        self._batches_present[present] += 1
+        self._record(present, coefficients)
         scale = len(present) / self.n_tasks_
         return scale * (
             torch.as_tensor(
@@ -155,6 +180,20 @@ class MGDAWeighting(TaskWeighting):
             )
             @ gradients
         )
+
+    def _record(self, drawn, coefficients):
+        """Add a step's coefficients, relative to ``k / n_tasks``, to the sums."""
+        left_out = self._left_out
+        self._left_out = None
+        if left_out is None:
+            left_out = np.zeros(0, dtype=np.int64)
+        else:
+            left_out = left_out.cpu().numpy()
+        k = len(drawn) + len(left_out)
+        self._coefficient_sums[drawn] += coefficients * (len(drawn) / k)
+        self._coefficient_sums[left_out] += 1.0 / k
+        self._batches_present[drawn] += 1
+        self._batches_present[left_out] += 1
 
     def end_epoch(self, task_losses):
         """Record the epoch's mean coefficients and start new sums."""
