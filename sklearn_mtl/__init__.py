@@ -1,6 +1,6 @@
 """Multi-task and transfer learning regressors for scikit-learn, on PyTorch."""
 
-from . import datasets
+from . import datasets, metrics, model_selection
 from ._grouping import suggest_task_groups
 from ._multitask import MultiTaskRegressor
 from ._transfer import TransferEstimator
@@ -18,6 +18,8 @@ __all__ = [
     "TrainingDivergedError",
     "datasets",
     "load",
+    "metrics",
+    "model_selection",
     "rank_sources",
     "save",
     "stack_tasks",

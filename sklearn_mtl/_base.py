@@ -1,27 +1,45 @@
 """The private base both estimators share: knobs, validation, device, fit/predict."""
 
-import copy
+import threading
 from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import EarlyStopping
 from skorch.utils import noop
 
+from ._callbacks import BestWeightsEarlyStopping
+from ._checks import (
+    check_layer_sizes,
+    check_training_weights,
+    loss_of_zero,
+    mask_aware_split,
+    resolve_device,
+)
+from ._inference import inference_module
 from ._net import EVAL_CHUNK_ROWS, MultiTaskNet, SplitData, TensorData, eval_in_chunks
 from ._penalties import L2Penalty
 from ._progress import EpochProgressBar, write_message
-from ._validation import check_multitask_y, masked_r2_score
+from ._scaling import TargetMoments, rescale_task_outputs, scale_from
+from ._trunk import PREFIX, TrunkParamsMixin, check_callbacks
+from ._validation import check_multitask_y
+from ._warm import (
+    architecture_of,
+    carry_training_state,
+    check_same_architecture,
+    record_group_settings,
+)
+from .metrics import masked_r2_score
+from .modules import seed_dropout
 from .weighting import WEIGHTINGS, TaskWeighting, resolve_weighting
 
 OPTIMIZERS = {
@@ -36,89 +54,44 @@ LOSSES = {
 }
 PREDICT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 PREDICT_CHUNK_ROWS = EVAL_CHUNK_ROWS
+# building a network draws its initial weights from torch's global generator:
+# fits in several threads build one at a time, each from its own seed, and no
+# fit reseeds or restores the global generator while another one builds
+_GLOBAL_RNG_LOCK = threading.Lock()
 
 
-def resolve_device(device):
-    """Turn the ``device`` hyperparameter into a torch device string.
+@contextmanager
+def seeded_global_rng(seed, devices, hold=False):
+    """Seed torch's global generators with ``seed``; restore them afterwards.
 
-    ``"auto"`` is CUDA when ``torch.cuda.is_available()``, else CPU. Anything
-    else must name a device type torch knows and that is present.
+    Like ``torch.random.fork_rng`` followed by ``torch.manual_seed``, but the
+    seeding and the restoring happen under a lock, and with ``hold=True``
+    the lock is held throughout (for drawing initial weights).
     """
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+    _GLOBAL_RNG_LOCK.acquire()
     try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise ValueError(
-            f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'."
-        ) from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested, but torch.cuda.is_available() is "
-            "False on this machine. Use device='auto' (CUDA when present) or 'cpu'."
-        )
-    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ValueError(
-            f"device={device!r} was requested, but only "
-            f"{torch.cuda.device_count()} CUDA device(s) are present."
-        )
-    if resolved.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"Unsupported device type {resolved.type!r} in {device!r}.")
-    return str(resolved)
+        cpu_state = torch.get_rng_state()
+        cuda_states = [torch.cuda.get_rng_state(d) for d in devices]
+        torch.manual_seed(seed)
+    finally:
+        if not hold:
+            _GLOBAL_RNG_LOCK.release()
+    try:
+        yield
+    finally:
+        if not hold:
+            _GLOBAL_RNG_LOCK.acquire()
+        try:
+            torch.set_rng_state(cpu_state)
+            for device, state in zip(devices, cuda_states, strict=True):
+                torch.cuda.set_rng_state(state, device)
+        finally:
+            _GLOBAL_RNG_LOCK.release()
 
 
-def check_layer_sizes(sizes, name):
-    """Return ``sizes`` as a tuple of positive ints, or raise a ValueError."""
-    if isinstance(sizes, Integral):
-        sizes = (sizes,)
-    sizes = tuple(sizes)
-    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
-        raise ValueError(f"{name} must hold positive integers, got {sizes}.")
-    return tuple(int(s) for s in sizes)
-
-
-def mask_aware_split(Y_labelled, fraction, rng):
-    """Split rows into train/validation so each task keeps a labelled train row.
-
-    Parameters
-    ----------
-    Y_labelled : ndarray of bool, shape (n_samples, n_tasks)
-        Which cells are labelled.
-    fraction : float
-        Share of rows to hold out.
-    rng : numpy.random.RandomState
-        Source of the row order.
-
-    Returns
-    -------
-    train, valid : ndarray of int
-        Row indices.
-    """
-    n = len(Y_labelled)
-    n_valid = int(np.ceil(fraction * n))
-    if n_valid < 1 or n - n_valid < 1:
-        raise ValueError(
-            f"early_stopping needs at least 2 samples to hold out a validation "
-            f"split (validation_fraction={fraction}), got {n}."
-        )
-    order = rng.permutation(n)
-    valid, train = order[:n_valid], order[n_valid:]
-    starved = np.flatnonzero(~Y_labelled[train].any(axis=0))
-    if starved.size:
-        give_back = [valid[Y_labelled[valid, t]][0] for t in starved]
-        give_back = np.unique(give_back)
-        valid = np.setdiff1d(valid, give_back)
-        train = np.concatenate([train, give_back])
-    if valid.size == 0:
-        raise ValueError(
-            "early_stopping could not hold out a validation split: every held-out "
-            "row was needed to keep each task labelled in training. Add rows or "
-            "set early_stopping=False."
-        )
-    return train, valid
-
-
-class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseNetworkRegressor(
+    TrunkParamsMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Fit/predict skeleton shared by the multi-task and transfer estimators.
 
     Subclasses define ``__init__`` (their full list of hyperparameters) and
@@ -145,19 +118,37 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "device": [str],
+        "device": [str, torch.device],
         "predict_dtype": [StrOptions(set(PREDICT_DTYPES))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "trunk": [None, type, torch.nn.Module],
+        "callbacks": [None, list],
     }
+
+    # hyperparameters that shape the network: a warm start cannot change them
+    _architecture_params = (
+        "trunk",
+        "head_layer_sizes",
+        "activation",
+        "dropout",
+        "standardize_targets",
+    )
 
     # ---- hooks for subclasses ----------------------------------------------
     @abstractmethod
-    def _build_module(self, n_features, n_tasks):
-        """Return a fresh ``torch.nn.Module`` mapping features to task outputs."""
+    def _build_module(self, n_features, n_tasks, example=None):
+        """Return a fresh ``torch.nn.Module`` mapping features to task outputs.
+
+        ``example`` holds a few rows of ``X`` (None when the model is rebuilt
+        from a file: zeros of the fitted input shape stand in).
+        """
 
     def _build_penalty(self, module):
         """Return ``penalty(module)`` added to the training loss, or None."""
@@ -186,7 +177,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def _prepare_for_data(self, X, Y, sample_weight):
         """Settle data-dependent choices before a new net is built (no-op here)."""
 
-    def _epochs_to_train(self, net, epochs):
+    def _epochs_to_train(self, net, epochs, first):
         """Return how many gradient epochs to run for a request of ``epochs``."""
         return epochs
 
@@ -216,7 +207,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         """Train for one epoch on ``X, y``, starting from the current weights.
 
         The first call initialises the network as :meth:`fit` does; later
-        calls must have the same features and tasks.
+        calls must have the same features and tasks. A chunk may lack some
+        tasks (all NaN in their columns). Each task's target scaling keeps
+        adapting to the labels seen so far, the output layer being rescaled
+        so that predictions are unchanged by it. Training settings changed
+        with ``set_params`` (``lr``, ``alpha``, ``batch_size``, ``tol``, the
+        optimiser, ...) apply; a changed architecture is a ``ValueError``. A
+        call that raises leaves the model as it was.
 
         Parameters
         ----------
@@ -249,7 +246,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
             estimator was fitted on a 1-D ``y``.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = self._validate_X(X, reset=False)
         Y = self._predict_standardized(X)
         Y *= self._target_scale  # in place: no second (n_samples, n_tasks) array
         Y += self._target_mean
@@ -270,21 +267,30 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             True targets; NaN cells are left out of their task's score.
         sample_weight : array-like of shape (n_samples,), default=None
-            Row weights.
+            Non-negative row weights (the rule ``fit`` applies).
 
         Returns
         -------
         score : float
-            Mean over tasks of R^2.
+            Mean over tasks of R^2, as
+            :func:`sklearn_mtl.metrics.masked_r2_score` computes it: a task
+            with no labelled row in ``y`` is left out with a ``UserWarning``
+            that names it.
+
+        Raises
+        ------
+        ValueError
+            If no task of ``y`` has a labelled row, or ``y`` or
+            ``sample_weight`` is malformed.
         """
-        Y = check_array(
+        check_array(  # y's own errors before the cost of predicting
             y,
             ensure_2d=False,
             dtype=np.float64,
             ensure_all_finite="allow-nan",
             input_name="y",
         )
-        return masked_r2_score(Y, self.predict(X), sample_weight)
+        return masked_r2_score(y, self.predict(X), sample_weight=sample_weight)
 
     @property
     def history_(self):
@@ -309,36 +315,65 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
     # ---- training ----------------------------------------------------------
     def _fit(self, X, y, sample_weight, epochs, incremental):
+        """Train; a call that raises leaves the estimator as it was before it.
+
+        Every input is validated, and a continued net is trained as a new
+        object, before any fitted attribute changes. The exception is the
+        user's interrupt (``KeyboardInterrupt``) of a model's very first fit:
+        the epochs completed so far are kept, as skorch does, and the
+        interrupt propagates.
+        """
         fitted = hasattr(self, "net_")
         first = not fitted or not (incremental or self.warm_start)
+        before = dict(vars(self))
+        try:
+            self._train(X, y, sample_weight, epochs, first, incremental)
+        except KeyboardInterrupt:
+            if fitted or not hasattr(self, "net_"):
+                _restore(self, before)
+            raise
+        except BaseException:
+            _restore(self, before)
+            raise
+        return self
+
+    def _train(self, X, y, sample_weight, epochs, first, incremental):
         self._check_hyperparameters()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        X = validate_data(self, X, reset=first, dtype=[np.float64, np.float32])
-        Y, is_1d, task_names = check_multitask_y(y, n_samples=X.shape[0])
-        if not first and Y.shape[1] != self.n_tasks_:
-            raise ValueError(
-                f"y has {Y.shape[1]} task(s), but this estimator was fitted on "
-                f"{self.n_tasks_}; use fit with warm_start=False to start over."
-            )
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        X = self._validate_X(X, reset=first)
+        Y, is_1d, task_names = check_multitask_y(
+            y, n_samples=X.shape[0], allow_unlabelled_tasks=incremental or not first
         )
+        if not first:
+            if Y.shape[1] != self.n_tasks_:
+                raise ValueError(
+                    f"y has {Y.shape[1]} task(s), but this estimator was fitted on "
+                    f"{self.n_tasks_}; use fit with warm_start=False to start over."
+                )
+            check_same_architecture(self, getattr(self, "_architecture", None))
+        sample_weight = check_training_weights(sample_weight, X, Y)
         device = resolve_device(self.device) if first else self.net_.device
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
+        moments = TargetMoments.of(Y, sample_weight)
         if first:
             self._prepare_for_data(X, Y, sample_weight)
-            mean, scale = self._target_scaling(Y, sample_weight)
         else:
-            mean, scale = self._target_mean, self._target_scale
-
+            moments = self._target_moments().merge(moments)
+        mean, scale = (
+            scale_from(moments)
+            if self.standardize_targets
+            else (np.zeros(Y.shape[1]), np.ones(Y.shape[1]))
+        )
         labelled = ~np.isnan(Y)
         Z = np.where(labelled, (Y - mean) / np.where(scale > 0, scale, 1.0), 0.0)
+        # the loss is a weighted mean per task: only relative weights matter
         cell_weights = np.where(labelled, sample_weight[:, None], 0.0)
+        cell_weights /= cell_weights.max()
         train, valid = slice(None), None  # a slice: no copy of X without a split
         if self.early_stopping:
             train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
@@ -346,64 +381,119 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         def tensors(rows):
             return TensorData(
                 *(
-                    torch.tensor(a[rows], dtype=torch.float32, device=device)
+                    torch.tensor(
+                        np.ascontiguousarray(a[rows]),  # X[::-1] has negative strides
+                        dtype=torch.float32,
+                        device=device,
+                    )
                     for a in (X, Z, cell_weights)
                 )
             )
 
         data = SplitData(tensors(train), None if valid is None else tensors(valid))
         devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            if first:
-                n_train = len(data.train)
-                net = self._make_net(
-                    X.shape[1], Y.shape[1], n_train, device, seed, task_names
-                )
-                net.initialize()
-                self._initialize_from_data(
-                    net, X[train], Z[train], cell_weights[train], (mean, scale)
-                )
-            else:
-                net = self.net_
-            epochs = self._epochs_to_train(net, epochs)
-            if epochs > 0:
-                net.partial_fit(data, epochs=epochs)
+        n_train = len(data.train)
+        with seeded_global_rng(seed, devices, hold=True):
+            net = self._make_net(
+                X.shape[1], Y.shape[1], n_train, device, seed, task_names, X[:2]
+            )
+            net.initialize()
+        record_group_settings(net)
+        seed_dropout(net.module_, seed, device)
         if first:
-            self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
-            self._y_is_1d, self._target_mean, self._target_scale = is_1d, mean, scale
-        return self
+            self._initialize_from_data(
+                net, X[train], Z[train], cell_weights[train], (mean, scale)
+            )
+        else:
+            carry_training_state(net, self.net_)
+            rescale_task_outputs(
+                net.module_.heads,
+                (self._target_mean, self._target_scale),
+                (mean, scale),
+            )
+        net.loss_reference = loss_of_zero(net.criterion_, data.train)
+        epochs = self._epochs_to_train(net, epochs, first)
+        try:
+            if epochs > 0:
+                # the package's own random draws in training come from
+                # generators of the fit; a user module's from the global one
+                with seeded_global_rng(seed, devices):
+                    net.partial_fit(data, epochs=epochs)
+        except KeyboardInterrupt:
+            if first and len(net.history):  # the user's: keep the epochs done
+                self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
+                self._architecture = architecture_of(self)
+            raise
+        if first:
+            self._architecture = architecture_of(self)
+        else:
+            is_1d, task_names = self._y_is_1d, self.task_names_
+        self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
+
+    def _set_fitted(self, net, Y, is_1d, task_names, moments, scaling):
+        self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
+        self._y_is_1d, (self._target_mean, self._target_scale) = is_1d, scaling
+        self._target_weight, self._target_std = moments.weight, moments.std
+
+    def _accepts_nd_input(self):
+        """Whether ``X`` may have more than 2 dimensions (a custom trunk's input)."""
+        return self._custom_trunk()
+
+    def _validate_X(self, X, reset):
+        """Validate ``X``: 2-D for the MLP, ``(n_samples, ...)`` for a custom trunk."""
+        fitted_shape = getattr(self, "_input_shape", None)
+        if not reset and fitted_shape is not None and len(fitted_shape) > 1:
+            shape = tuple(np.shape(X)[1:])
+            if shape != tuple(fitted_shape):
+                raise ValueError(
+                    f"X has samples of shape {shape}, but {type(self).__name__} was "
+                    f"fitted on samples of shape {tuple(fitted_shape)}."
+                )
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            allow_nd=self._accepts_nd_input(),
+        )
+        if X.ndim < 2:
+            raise ValueError(f"X must have at least 2 dimensions, got shape {X.shape}.")
+        if reset:
+            self._input_shape = tuple(X.shape[1:])
+        elif tuple(X.shape[1:]) != tuple(getattr(self, "_input_shape", X.shape[1:])):
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but "
+                f"{type(self).__name__} was fitted on samples of shape "
+                f"{tuple(self._input_shape)}."
+            )
+        return X
+
+    def _target_moments(self):
+        """Return the running per-task moments of the targets seen so far."""
+        weight = getattr(self, "_target_weight", None)
+        if weight is None:  # a model loaded from an older file: keep its scaling
+            weight = np.full(self.n_tasks_, np.inf)
+        std = getattr(self, "_target_std", self._target_scale)
+        return TargetMoments(weight, self._target_mean, std)
 
     def _check_hyperparameters(self):
         """Check what ``_parameter_constraints`` cannot; raise ValueError if off."""
         check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
+        if PREFIX in vars(self):
+            raise ValueError(
+                "A trunk argument needs a name: trunk__<name>=value, e.g. "
+                "trunk__channels=8."
+            )
+        if self._trunk_params() and not self._custom_trunk():
+            raise ValueError(
+                f"{sorted(k for k in vars(self) if k.startswith(PREFIX))} are "
+                "arguments of a custom trunk, but trunk=None (the built-in MLP "
+                "takes hidden_layer_sizes). Set trunk=YourModule."
+            )
 
-    def _target_scaling(self, Y, sample_weight):
-        """Per-task weighted mean and std of the labelled targets.
-
-        A task whose labelled targets are constant gets scale 0: it trains on
-        zeros and is predicted as exactly that constant.
-        """
-        mean, scale = np.zeros(Y.shape[1]), np.ones(Y.shape[1])
-        if not self.standardize_targets:
-            return mean, scale
-        for t in range(Y.shape[1]):
-            rows = ~np.isnan(Y[:, t])
-            w = sample_weight[rows]
-            w = w / w.max() if w.max() > 0 else np.ones_like(w)
-            # in units of the largest |y|, so the squares cannot overflow
-            unit = np.max(np.abs(Y[rows, t]))
-            unit = unit if unit > 0 else 1.0
-            y = Y[rows, t] / unit
-            mean_t = np.average(y, weights=w)
-            std = np.sqrt(np.average((y - mean_t) ** 2, weights=w))
-            mean[t] = mean_t * unit
-            with np.errstate(over="ignore"):  # 1 / a subnormal unit is inf
-                varies = std > 1e-12 * max(1.0 / unit, abs(mean_t))
-            scale[t] = std * unit if varies else 0.0
-        return mean, scale
-
-    def _make_net(self, n_features, n_tasks, n_train, device, seed, task_names=None):
+    def _make_net(
+        self, n_features, n_tasks, n_train, device, seed, task_names=None, example=None
+    ):
         weighting = resolve_weighting(self.task_weighting).initialize(n_tasks, device)
         optimizer, optimizer_defaults = (
             OPTIMIZERS[self.optimizer]
@@ -412,7 +502,11 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         )
         batch_size = min(256, n_train) if self.batch_size == "auto" else self.batch_size
         criterion_kwargs = {"criterion__reduction": "none"}
-        callbacks = [("stopper", self._make_stopper()), *self._extra_callbacks()]
+        callbacks = [
+            ("stopper", self._make_stopper()),
+            *self._extra_callbacks(),
+            *check_callbacks(self.callbacks),
+        ]
         kwargs = {f"optimizer__{k}": v for k, v in optimizer_defaults.items()}
         kwargs.update(criterion_kwargs)
         if self.verbose == 1:  # a bar over epochs instead of skorch's table
@@ -420,7 +514,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
         elif not self.verbose:
             kwargs["callbacks__print_log"] = None  # skip its per-batch hooks
         kwargs.update(self._net_kwargs())
-        module = self._build_module(n_features, n_tasks)
+        module = self._build_module(n_features, n_tasks, example)
         return MultiTaskNet(
             module=module,
             criterion=LOSSES[self.loss],
@@ -440,7 +534,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _make_stopper(self):
         """Early stopping on the validation loss, else on the training loss."""
-        return EarlyStopping(
+        return BestWeightsEarlyStopping(
             monitor="valid_loss" if self.early_stopping else "train_loss",
             patience=self.n_iter_no_change,
             threshold=self.tol,
@@ -453,9 +547,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
     def _predict_standardized(self, X):
         """Run the module on ``X`` in chunks; float64 unless asked otherwise."""
         dtype = PREDICT_DTYPES[self.predict_dtype]
-        module = self.net_.module_
-        if dtype != torch.float32:
-            module = copy.deepcopy(module).to(dtype)
+        module = inference_module(self.net_.module_, dtype)
         out = eval_in_chunks(module, X, self.net_.device, dtype, PREDICT_CHUNK_ROWS)
         if not np.all(np.isfinite(out)):
             raise ValueError(
@@ -463,3 +555,9 @@ class BaseNetworkRegressor(RegressorMixin, BaseEstimator, metaclass=ABCMeta):
                 "outside the training range (scale X, e.g. with StandardScaler)."
             )
         return out
+
+
+def _restore(estimator, state):
+    """Put back the attributes ``estimator`` had (a failed call changes nothing)."""
+    vars(estimator).clear()
+    vars(estimator).update(state)

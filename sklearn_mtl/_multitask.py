@@ -114,8 +114,32 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         with the training (and validation) loss and the per-task losses; 2 or
         more prints skorch's table, a row per epoch.
     warm_start : bool, default=False
-        When True, ``fit`` continues from the current weights and target
-        scaling instead of starting over.
+        When True, ``fit`` continues from the current weights instead of
+        starting over, as :meth:`partial_fit` does: the target scaling keeps
+        adapting to the new rows, changed training settings (``lr``,
+        ``alpha``, ``batch_size``, ``tol``, the optimiser, ...) apply, and a
+        changed architecture (``hidden_layer_sizes``, ``trunk``, ...) is an
+        error.
+    trunk : None, torch.nn.Module subclass or instance, default=None
+        The shared trunk. None builds the MLP of ``hidden_layer_sizes``. A
+        class is instantiated in ``fit`` with the ``trunk__<name>`` arguments
+        (skorch's convention: ``trunk__width=64`` is a hyperparameter that
+        ``get_params``, ``set_params``, ``clone`` and ``GridSearchCV`` see).
+        An instance is deep-copied in ``fit``; the object passed is never
+        trained or moved. The trunk maps a batch of ``X`` (float32) to
+        ``(batch, n_out)`` features, ``n_out`` found by one forward pass.
+        With a custom trunk ``X`` may be any numeric array of shape
+        ``(n_samples, ...)`` (images, integer codes for an embedding: convert
+        them with ``.long()`` in ``forward``), and ``sharing`` must be
+        ``"hard"``.
+    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+        Added to the private skorch net after the estimator's own callbacks
+        (``stopper``, ``print_log``, which keep their names), e.g.
+        ``[LRScheduler("CosineAnnealingLR", T_max=50)]`` or
+        ``[Checkpoint(monitor="train_loss_best", dirname="ckpt")]``. They are
+        deep-copied in every ``fit``.
+    **trunk__
+        ``trunk__<name>=value`` arguments of a ``trunk`` class.
 
     Attributes
     ----------
@@ -157,6 +181,14 @@ class MultiTaskRegressor(BaseNetworkRegressor):
     (2, 3)
     """
 
+    _architecture_params = (
+        *BaseNetworkRegressor._architecture_params,
+        "hidden_layer_sizes",
+        "sharing",
+        "n_experts",
+        "task_affinity",
+    )
+
     _parameter_constraints: dict = {
         **BaseNetworkRegressor._parameter_constraints,
         "hidden_layer_sizes": [
@@ -196,6 +228,9 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         random_state=None,
         verbose=0,
         warm_start=False,
+        trunk=None,
+        callbacks=None,
+        **trunk__,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.head_layer_sizes = head_layer_sizes
@@ -222,6 +257,9 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.trunk = trunk
+        self.callbacks = callbacks
+        self._set_trunk_params(trunk__)
 
     @property
     def task_affinity_(self):
@@ -237,6 +275,12 @@ class MultiTaskRegressor(BaseNetworkRegressor):
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        if self._custom_trunk() and self.sharing != "hard":
+            raise ValueError(
+                f"sharing={self.sharing!r} builds per-task or expert copies of the "
+                "built-in MLP trunk; with a custom trunk use sharing='hard' (one "
+                "trunk, a head per task), or build the sharing into your trunk."
+            )
         if self.sharing != "hard" and not hidden:
             raise ValueError(
                 f"sharing={self.sharing!r} needs at least one hidden layer in "
@@ -254,10 +298,12 @@ class MultiTaskRegressor(BaseNetworkRegressor):
             return penalties[0] if penalties else None
         return SumPenalty(*penalties)
 
-    def _build_module(self, n_features, n_tasks):
+    def _build_module(self, n_features, n_tasks, example=None):
         hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         head = check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
-        if self.sharing == "hard":
+        if self._custom_trunk():
+            trunk, width = self._user_trunk(example)
+        elif self.sharing == "hard":
             trunk = make_mlp(n_features, hidden, self.activation, self.dropout)
             width = trunk.out_features
         else:

@@ -14,33 +14,56 @@ from skorch.dataset import unpack_data
 from ._affinity import TaskAffinityRecorder
 from ._gradients import add_to_grads, shared_parameters, task_jacobian
 from .exceptions import TrainingDivergedError
+from .weighting._budget import drawing_from
 
-__all__ = ["TensorData", "TensorBatches", "MultiTaskNet", "SplitData", "eval_in_chunks"]
+__all__ = [
+    "MultiTaskNet",
+    "SplitData",
+    "StopTraining",
+    "TensorBatches",
+    "TensorData",
+    "eval_in_chunks",
+]
 
 # rows per forward pass outside training (validation, predict, probe features):
 # memory stays bounded whatever the size of X
 EVAL_CHUNK_ROWS = 8192
+# a task's epoch loss above this many times the loss of predicting 0 (in
+# standardised units: the mean), or 1 if larger, is divergence
+DIVERGENCE_FACTOR = 1e6
+
+
+class StopTraining(KeyboardInterrupt):
+    """A callback's request to end training, as opposed to the user's interrupt.
+
+    skorch callbacks end training by raising ``KeyboardInterrupt`` (early
+    stopping does); :class:`MultiTaskNet` turns those into this subclass, so
+    that a real interrupt (Ctrl-C) is never mistaken for one and swallowed.
+    """
 
 
 def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS):
     """Run ``module`` on the array ``X`` in eval mode; return float64 numpy.
 
     ``X`` is converted to ``dtype`` on ``device`` one chunk of rows at a time;
-    the module's train/eval mode is restored afterwards.
+    a module in training mode is switched to eval mode and back afterwards.
     """
     was_training = module.training
-    module.eval()
+    if was_training:  # a module in eval mode is never touched: threads share it
+        module.eval()
     out = None
     try:
         with torch.inference_mode():
             for i in range(0, len(X), chunk_rows):
-                rows = torch.tensor(X[i : i + chunk_rows], dtype=dtype, device=device)
+                chunk = np.ascontiguousarray(X[i : i + chunk_rows])  # X[::-1] too
+                rows = torch.tensor(chunk, dtype=dtype, device=device)
                 part = module(rows).double().cpu().numpy()
                 if out is None:  # one output array, filled chunk by chunk
                     out = np.empty((len(X), *part.shape[1:]))
                 out[i : i + len(part)] = part
     finally:
-        module.train(was_training)
+        if was_training:
+            module.train()
     return out
 
 
@@ -156,6 +179,43 @@ class MultiTaskNet(NeuralNet):
         self.penalty = penalty
         self.shuffle_generator = shuffle_generator
         self.task_affinity = task_affinity
+        self.loss_reference = None
+
+    # ---- training runs: a callback's stop ends it, an interrupt propagates --
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """Train as skorch does, but let a user's ``KeyboardInterrupt`` through.
+
+        skorch ends training quietly on any ``KeyboardInterrupt``. Here only a
+        callback's request to stop (:class:`StopTraining`) ends it quietly; an
+        interrupt from the user first drops the epoch it cut short from the
+        history (so every row is complete), runs the end-of-training
+        callbacks, and then propagates.
+        """
+        if not self.initialized_:
+            self.initialize()
+        self.notify("on_train_begin", X=X, y=y)
+        try:
+            with drawing_from(self.shuffle_generator):
+                self.fit_loop(X, y, **fit_params)
+        except StopTraining:
+            pass
+        except KeyboardInterrupt:
+            if len(self.history) and "task_weights" not in self.history[-1]:
+                del self.history[-1]
+            if len(self.history):
+                self.notify("on_train_end", X=X, y=y)
+            raise
+        self.notify("on_train_end", X=X, y=y)
+        return self
+
+    def notify(self, method_name, **cb_kwargs):
+        """Call the hooks; a ``KeyboardInterrupt`` they raise is a stop request."""
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except StopTraining:
+            raise
+        except KeyboardInterrupt as stop:
+            raise StopTraining from stop
 
     # ---- pickling: CUDA-trained nets must load on CPU-only machines --------
     def __getstate__(self):
@@ -262,17 +322,38 @@ class MultiTaskNet(NeuralNet):
         task_losses, present = self.task_losses(y_pred, yi, training=True)
         tasks = present.nonzero().squeeze(1)
         shared = shared_parameters(self.module_)
-        gradients = task_jacobian(task_losses[tasks], shared)
-        if self.affinity_ is not None:
+        # a gradient strategy may bound its cost to the gradients of some tasks
+        selected = weighting.select_tasks(tasks) if weighting.needs_gradients else tasks
+        if self.affinity_ is not None:  # the affinity needs every present task
+            gradients = task_jacobian(task_losses[tasks], shared)
             self.affinity_.update(self, Xi, yi, gradients.detach(), tasks, shared)
+            if len(selected) < len(tasks):
+                gradients = gradients[torch.searchsorted(tasks, selected)]
+        elif len(selected) < len(tasks):  # through the selected tasks' rows only
+            from ._gradients import subset_task_jacobian  # noqa: PLC0415
+
+            gradients = subset_task_jacobian(
+                self, Xi, yi, task_losses, selected, shared
+            )
+        else:
+            gradients = task_jacobian(task_losses[selected], shared)
         loss = weighting.combine(task_losses, present)
         penalty = self.penalty(self.module_) if self.penalty is not None else None
         if not weighting.needs_gradients:
             (loss if penalty is None else loss + penalty).backward()
         else:
             combined = weighting.combine_gradients(
-                gradients.detach(), task_losses[tasks].detach(), tasks
+                gradients.detach(), task_losses[selected].detach(), selected
             )
+            if len(selected) < len(tasks):
+                # the present tasks left out: plain gradient of their terms
+                left_out = present.clone()
+                left_out[selected] = False
+                left_loss = weighting.combine(
+                    torch.where(left_out, task_losses, 0.0), left_out
+                )
+                if left_loss.requires_grad:
+                    left_loss.backward(inputs=shared, retain_graph=True)
             shared_ids = {id(p) for p in shared}
             rest = [
                 p
@@ -305,8 +386,23 @@ class MultiTaskNet(NeuralNet):
         train_losses = np.asarray(self.history[-1, "train_task_loss"])
         self.task_weighting.end_epoch(train_losses)
         self.history.record("task_weights", self.task_weighting.weights_.tolist())
-        if not np.all(np.isfinite(train_losses)):
+        if self._diverged(train_losses):
             self._stop_on_divergence()
+
+    def _diverged(self, train_losses):
+        """Whether an epoch's per-task training losses show divergence.
+
+        The rule: a loss that is NaN or infinite, or a task's loss above
+        ``DIVERGENCE_FACTOR`` (1e6) times ``loss_reference`` (the loss of
+        predicting 0 for that task, at least 1). In standardised units that
+        is an error a thousand standard deviations wide on average.
+        """
+        if not np.all(np.isfinite(train_losses)):
+            return True
+        if self.loss_reference is None:
+            return False
+        limit = DIVERGENCE_FACTOR * np.maximum(self.loss_reference, 1.0)
+        return bool(np.any(train_losses > limit))
 
     def _stop_on_divergence(self):
         """Restore the best early-stopping weights if there are any, else raise."""
@@ -316,10 +412,11 @@ class MultiTaskNet(NeuralNet):
                 and getattr(callback, "best_model_weights_", None) is not None
             ):
                 self.history.record("diverged", True)
-                raise KeyboardInterrupt  # skorch's way to stop; best weights load
+                raise StopTraining  # the best weights load at the end of training
         raise TrainingDivergedError(
-            f"The training loss became NaN or infinite in epoch {len(self.history)} "
-            f"(lr={self.lr}). Lower the learning rate `lr`, standardize X (for "
+            f"The training loss diverged in epoch {len(self.history)} (it became "
+            "NaN or infinite, or over a million times the loss of predicting the "
+            f"mean; lr={self.lr}). Lower the learning rate `lr`, standardize X (for "
             "example with sklearn's StandardScaler), keep standardize_targets=True, "
             "or use early_stopping=True to keep the best weights seen."
         )

@@ -1,9 +1,9 @@
 """What a transfer source can be, and how its trunk (and head) are found."""
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -13,7 +13,7 @@ from torch import nn
 from ._base import BaseNetworkRegressor
 from .modules import TaskHeadsModule
 
-__all__ = ["Source", "resolve_source"]
+__all__ = ["Source", "check_feature_names", "resolve_source"]
 
 
 @dataclass
@@ -30,6 +30,13 @@ class Source:
         The source's target standardisation, with ``head``.
     n_features : int or None
         Input width the trunk expects, when it can be read off the trunk.
+    feature_names : ndarray of str or None
+        The column names an estimator source was fitted on, if it had any.
+    is_estimator : bool
+        Whether the source is one of this package's estimators (which record
+        feature names when fitted on a DataFrame).
+    input_shape : tuple of int or None
+        The shape of one sample the source estimator was fitted on.
     """
 
     trunk: nn.Module
@@ -37,13 +44,20 @@ class Source:
     target_mean: np.ndarray | None = None
     target_scale: np.ndarray | None = None
     n_features: int | None = None
+    feature_names: np.ndarray | None = None
+    is_estimator: bool = False
+    input_shape: tuple | None = None
 
 
 def _input_width(trunk):
-    """``in_features`` of the trunk's first Linear layer, or None."""
+    """``in_features`` when the trunk's first layer with weights is Linear, else None.
+
+    A trunk that starts with a convolution or an embedding reads inputs of
+    another shape; a forward pass on the target's ``X`` checks those.
+    """
     for layer in trunk.modules():
-        if isinstance(layer, nn.Linear):
-            return layer.in_features
+        if any(True for _ in layer.parameters(recurse=False)):
+            return layer.in_features if isinstance(layer, nn.Linear) else None
     return None
 
 
@@ -99,7 +113,13 @@ def resolve_source(source):
             head=heads.output if linear else None,
             target_mean=source._target_mean,
             target_scale=source._target_scale,
-            n_features=source.n_features_in_,
+            # the width a linear adapter maps to: only for a trunk of flat rows
+            n_features=source.n_features_in_
+            if len(getattr(source, "_input_shape", (None,))) == 1
+            else None,
+            feature_names=getattr(source, "feature_names_in_", None),
+            is_estimator=True,
+            input_shape=getattr(source, "_input_shape", None),
         )
     if isinstance(source, NeuralNet):
         if not getattr(source, "initialized_", False):
@@ -123,21 +143,50 @@ def resolve_source(source):
     )
 
 
-def trunk_width(trunk, n_features):
-    """Output width of ``trunk`` for ``n_features`` inputs, by one forward pass."""
-    param = next(trunk.parameters(), None)
-    device = param.device if param is not None else "cpu"
-    dtype = param.dtype if param is not None else torch.float32
-    was_training = trunk.training
-    trunk.eval()
-    try:
-        with torch.no_grad():
-            out = trunk(torch.zeros(2, n_features, device=device, dtype=dtype))
-    finally:
-        trunk.train(was_training)
-    if out.dim() != 2:
-        raise ValueError(
-            f"The source trunk must map (n, {n_features}) inputs to (n, d) features; "
-            f"it returned shape {tuple(out.shape)}."
+def check_feature_names(source, feature_names, input_adapter):
+    """Compare the target's column names with those the source was fitted on.
+
+    A renamed or reordered column would silently feed the trunk the wrong
+    feature: that is an error. Where only one side has names, nothing can be
+    checked, which a warning says. With ``input_adapter=True`` the columns
+    need not match.
+
+    Parameters
+    ----------
+    source : Source or None
+        The resolved source.
+    feature_names : ndarray of str or None
+        The target's ``feature_names_in_``.
+    input_adapter : bool
+        Whether a learnt map sits in front of the trunk.
+    """
+    if source is None or input_adapter or not source.is_estimator:
+        return
+    theirs = source.feature_names
+    if feature_names is None and theirs is None:
+        return
+    if feature_names is None or theirs is None:
+        which = "the source" if feature_names is not None else "X"
+        warnings.warn(
+            f"{which} has no feature names, so TransferEstimator cannot check "
+            "that X's columns are the source's, in the same order. Give both "
+            "DataFrames (or both arrays) to have them checked.",
+            UserWarning,
+            stacklevel=7,  # the caller of fit
         )
-    return out.shape[1]
+        return
+    if len(feature_names) == len(theirs) and np.array_equal(feature_names, theirs):
+        return
+    missing = [c for c in theirs if c not in set(feature_names)][:5]
+    extra = [c for c in feature_names if c not in set(theirs)][:5]
+    detail = (
+        f"missing {missing}, unexpected {extra}"
+        if missing or extra
+        else "the same names in another order"
+    )
+    raise ValueError(
+        f"X's columns do not match the feature names the source was fitted "
+        f"on ({detail}). The trunk reads features by position: select and "
+        "order X's columns as the source's (X[source.feature_names_in_]), "
+        "or set input_adapter=True to learn a map from these columns."
+    )

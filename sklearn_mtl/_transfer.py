@@ -6,17 +6,17 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import KFold
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Freezer, Unfreezer
 from torch import nn
 
-from ._base import BaseNetworkRegressor, check_layer_sizes, mask_aware_split
+from ._base import BaseNetworkRegressor, check_layer_sizes
 from ._net import eval_in_chunks
 from ._penalties import L2SPPenalty
 from ._probe import fit_linear_probe
-from ._sources import resolve_source, trunk_width
+from ._sources import check_feature_names, resolve_source
+from ._transfer_guards import NegativeTransferGuards, check_reinitializable
+from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 
 __all__ = ["TransferEstimator"]
@@ -25,11 +25,9 @@ STRATEGIES = ("linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp
 # below this many labelled rows in its smallest task, strategy="auto" compares
 # the probe with a full fine-tune by K-fold error; from it on, it runs lp_ft
 MIN_ROWS_TO_FINE_TUNE = 100
-GUARD_FOLDS = 5
-MIN_ROWS_TO_COMPARE = 4
 
 
-class TransferEstimator(BaseNetworkRegressor):
+class TransferEstimator(NegativeTransferGuards, BaseNetworkRegressor):
     """Fine-tune a pretrained trunk on a new, possibly small, target.
 
     ``fit`` deep-copies the source's trunk (the source itself is never
@@ -51,9 +49,13 @@ class TransferEstimator(BaseNetworkRegressor):
         A fitted :class:`MultiTaskRegressor` or ``TransferEstimator`` (or a
         :class:`sklearn.frozen.FrozenEstimator` of one), a fitted skorch
         ``NeuralNet`` (its module's ``.trunk``, or all but the last layer of an
-        ``nn.Sequential``), or a trunk module. ``None`` trains a new network
-        from scratch: the honest baseline. Cloning keeps the source by
-        reference, so a grid search never refits it.
+        ``nn.Sequential``), or a trunk module of any kind (a CNN, an
+        embedding, a pretrained network mapping a batch of ``X`` to
+        ``(batch, n_out)`` features): one forward pass on the target's ``X``
+        checks that it reads that shape, and a mismatch is an error that shows
+        the shapes. ``None`` trains a new network from scratch: the honest
+        baseline. Cloning keeps the source by reference, so a grid search
+        never refits it.
     strategy : {"auto", "linear_probe", "fine_tune", "lp_ft", \
             "gradual_unfreezing", "l2_sp"}, default="auto"
         - ``"auto"``: when the target's smallest task has fewer than 100
@@ -164,7 +166,20 @@ class TransferEstimator(BaseNetworkRegressor):
         with the training (and validation) loss and the per-task losses; 2 or
         more prints skorch's table, a row per epoch.
     warm_start : bool, default=False
-        Continue from the current weights on the next ``fit``.
+        Continue from the current weights on the next ``fit``, as
+        :meth:`partial_fit` does (a fitted linear probe then trains its head
+        by gradient, the trunk frozen). Changed training settings apply; a
+        changed architecture is an error.
+    trunk : None, torch.nn.Module subclass or instance, default=None
+        The trunk trained from scratch when ``source=None`` (ignored
+        otherwise), as in :class:`MultiTaskRegressor`: None builds the MLP of
+        ``hidden_layer_sizes``; a class is built with the ``trunk__<name>``
+        arguments; an instance is deep-copied.
+    callbacks : list of skorch callbacks or (name, callback) pairs, default=None
+        Added to the private skorch net after the estimator's own, as in
+        :class:`MultiTaskRegressor`.
+    **trunk__
+        ``trunk__<name>=value`` arguments of a ``trunk`` class.
 
     Attributes
     ----------
@@ -222,6 +237,14 @@ class TransferEstimator(BaseNetworkRegressor):
     (3,)
     """
 
+    _architecture_params = (
+        *BaseNetworkRegressor._architecture_params,
+        "hidden_layer_sizes",
+        "strategy",
+        "input_adapter",
+        "compare_with_scratch",
+    )
+
     _parameter_constraints: dict = {
         **BaseNetworkRegressor._parameter_constraints,
         "source": [None, object],
@@ -270,6 +293,9 @@ class TransferEstimator(BaseNetworkRegressor):
         random_state=None,
         verbose=0,
         warm_start=False,
+        trunk=None,
+        callbacks=None,
+        **trunk__,
     ):
         self.source = source
         self.strategy = strategy
@@ -300,6 +326,9 @@ class TransferEstimator(BaseNetworkRegressor):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.trunk = trunk
+        self.callbacks = callbacks
+        self._set_trunk_params(trunk__)
 
     def __sklearn_clone__(self):
         """Clone every hyperparameter except ``source``, which is kept by reference.
@@ -312,6 +341,53 @@ class TransferEstimator(BaseNetworkRegressor):
         return type(self)(
             source=source, **{k: clone(v, safe=False) for k, v in params.items()}
         )
+
+    def get_params(self, deep=True):
+        """Get this estimator's hyperparameters; ``source`` is one opaque value.
+
+        The source's own hyperparameters are not listed (no ``source__*``):
+        changing them would alter the fitted source in place without refitting
+        it. To compare sources, search over ``source`` itself, each one in a
+        :class:`sklearn.frozen.FrozenEstimator` (a search clones the values
+        of its grid; a frozen estimator's clone is itself).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored for ``source``; kept for scikit-learn's signature.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return super().get_params(deep=False)
+
+    def set_params(self, **params):
+        """Set hyperparameters; ``source__*`` is refused with the reason.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : TransferEstimator
+            The estimator.
+        """
+        nested = sorted(key for key in params if key.startswith("source__"))
+        if nested:
+            raise ValueError(
+                f"Cannot set {', '.join(nested)}: TransferEstimator never refits "
+                "its source, so changing the source's hyperparameters would "
+                "alter the fitted source in place and every candidate would "
+                "transfer the same weights. To compare sources, fit each one and "
+                "search over source itself, frozen so that the search does not "
+                "clone it: param_grid={'source': [FrozenEstimator(a), "
+                "FrozenEstimator(b)]} (from sklearn.frozen)."
+            )
+        return super().set_params(**params)
 
     def __getstate__(self):
         # ``_source`` points into the source's modules for the length of a fit
@@ -328,35 +404,65 @@ class TransferEstimator(BaseNetworkRegressor):
         check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
         self._source = None if self.source is None else resolve_source(self.source)
 
-    def _build_module(self, n_features, n_tasks):
+    def _build_module(self, n_features, n_tasks, example=None):
         source = self._source
-        if source is None:
+        if source is None and self._custom_trunk():
+            trunk, width = self._user_trunk(example)
+        elif source is None:
             hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
             trunk = make_mlp(n_features, hidden, self.activation, self.dropout)
             width = trunk.out_features
         else:
             trunk = copy.deepcopy(source.trunk).float()
+            example = self._example_input(example)
             expected = source.n_features
             if self.input_adapter:
-                adapter = nn.Linear(n_features, expected or n_features)
-                if adapter.in_features == adapter.out_features:
-                    with torch.no_grad():
-                        adapter.weight.copy_(torch.eye(n_features))
-                        adapter.bias.zero_()
-                trunk = nn.Sequential(adapter, trunk)
-            elif expected is not None and expected != n_features:
+                trunk = nn.Sequential(self._adapter(example, expected), trunk)
+            elif expected is not None and example.ndim == 2 and expected != n_features:
                 raise ValueError(
                     f"X has {n_features} features, but the source trunk expects "
                     f"{expected}. Select the source's feature columns, or set "
                     "input_adapter=True to learn a linear map in front of the trunk."
                 )
-            width = trunk_width(trunk, n_features)
+            width = output_width(trunk, example, owner="source trunk")
         head = check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
         heads = TaskHeadsModule(width, n_tasks, head, self.activation, self.dropout)
         return MultiTaskModule(trunk, heads)
 
+    def _accepts_nd_input(self):
+        # a source module may read images or other N-d samples; a source
+        # estimator fitted on rows of a table reads only those
+        if self.source is None:
+            return self._custom_trunk()
+        shape = getattr(getattr(self, "_source", None), "input_shape", None)
+        return shape is None or len(shape) > 1
+
+    def _adapter(self, example, expected):
+        """Return a linear map from X's columns to the width the trunk reads."""
+        if example.ndim != 2:
+            raise ValueError(
+                "input_adapter=True learns a linear map from the columns of a 2-D "
+                f"X; this X has samples of shape {example.shape[1:]}. Shape X the "
+                "way the source trunk reads it instead."
+            )
+        if expected is None:
+            raise ValueError(
+                "input_adapter=True needs the input width of the source trunk, which "
+                "can be read only when its first layer with weights is nn.Linear "
+                "(or the source is a fitted estimator of this package). Give X the "
+                "shape the trunk reads, or put your own adapter in front of it."
+            )
+        n_features = example.shape[1]
+        adapter = nn.Linear(n_features, expected)
+        if n_features == expected:
+            with torch.no_grad():
+                adapter.weight.copy_(torch.eye(n_features))
+                adapter.bias.zero_()
+        return adapter
+
     def _prepare_for_data(self, X, Y, sample_weight):
         """Resolve ``strategy="auto"``, then run the scratch guard if asked."""
+        self._check_feature_names()
         if self.compare_with_scratch and self._source is not None:
             check_reinitializable(self._source.trunk)  # before any costly fit
         strategy, self.strategy_scores_ = self.strategy, None
@@ -374,96 +480,12 @@ class TransferEstimator(BaseNetworkRegressor):
         if self.compare_with_scratch and self._source is not None:
             self._compare_with_scratch(X, Y, sample_weight)
 
-    def _guard_against_negative_transfer(self, X, Y, sample_weight):
-        """Pick the linear probe or a full fine-tune by K-fold error on the target.
-
-        The probe keeps a good source safe on a handful of rows; a full
-        fine-tune from a new head (at ``lr`` or 1e-3) can learn the target
-        when the source's features do not fit it. Each candidate is scored
-        by its mean squared error (per task, in units of the task's standard
-        deviation) on held-out target rows; the probe wins ties and is kept
-        when there are too few rows to hold any out.
-        """
-        if len(X) < MIN_ROWS_TO_COMPARE:
-            return "linear_probe"
-        folds = [
-            (train, test)
-            for train, test in KFold(
-                min(GUARD_FOLDS, len(X)), shuffle=True, random_state=0
-            ).split(X)
-            if (~np.isnan(Y[train])).any(axis=0).all()  # every task can train
-        ]
-        if not folds:
-            return "linear_probe"
-        spread = _task_spread(Y)
-        errors = {}
-        for name in ("linear_probe", "fine_tune"):
-            squared, weight = [], []
-            for train, test in folds:
-                model = clone(self).set_params(
-                    strategy=name,
-                    compare_with_scratch=False,
-                    verbose=0,
-                    warm_start=False,
-                )
-                model.fit(X[train], Y[train], sample_weight=sample_weight[train])
-                fold_squared, fold_weight = _held_out_errors(
-                    model, X[test], Y[test], sample_weight[test], spread
-                )
-                squared.append(fold_squared)
-                weight.append(fold_weight)
-            errors[name] = float(
-                _normalised(np.concatenate(weight)) @ np.concatenate(squared)
-            )
-        self.strategy_scores_ = errors
-        return min(errors, key=lambda name: (errors[name], name != "linear_probe"))
-
-    def _compare_with_scratch(self, X, Y, sample_weight):
-        """Keep the transfer, or switch to training from scratch if that is better.
-
-        Both candidates train on the same rows and are scored on the same
-        held-out cells. A handful of held-out rows gives a noisy comparison,
-        so the one-standard-error rule (as in the linear probe) decides: the
-        scratch network is kept only when its mean gain over the transfer
-        (the paired per-cell difference of squared errors) exceeds one
-        standard error of that mean. The final fit then starts from the
-        re-initialised trunk with ``strategy_`` None.
-        """
-        rng = check_random_state(self.random_state)
-        init_seed = int(rng.randint(np.iinfo(np.int32).max))
-        if len(X) < MIN_ROWS_TO_COMPARE:
+    def _check_feature_names(self):
+        if getattr(self, "_inner_fit", False):  # the guards' fits on X's rows
             return
-        try:
-            train, valid = mask_aware_split(~np.isnan(Y), self.validation_fraction, rng)
-        except ValueError:  # every held-out row is some task's only label
-            return
-        scratch_trunk = reinitialized_copy(self._source.trunk, init_seed)
-        common = dict(compare_with_scratch=False, verbose=0, warm_start=False)
-        candidates = {
-            "transfer": clone(self).set_params(strategy=self._strategy, **common),
-            "scratch": clone(self).set_params(
-                source=scratch_trunk, strategy="fine_tune", trunk_lr_scale=1.0, **common
-            ),
-        }
-        spread = _task_spread(Y)
-        squared = {}
-        for name, model in candidates.items():
-            model.fit(X[train], Y[train], sample_weight=sample_weight[train])
-            squared[name], weight = _held_out_errors(
-                model, X[valid], Y[valid], sample_weight[valid], spread
-            )
-        share = _normalised(weight)
-        scores = {name: float(share @ e) for name, e in squared.items()}
-        gain = squared["transfer"] - squared["scratch"]
-        mean_gain = share @ gain
-        scores["standard_error"] = float(
-            np.sqrt(share @ (gain - mean_gain) ** 2 / max(len(gain) - 1, 1))
+        check_feature_names(
+            self._source, getattr(self, "feature_names_in_", None), self.input_adapter
         )
-        self.guard_scores_ = scores
-        if mean_gain > scores["standard_error"]:
-            self.kept_ = "scratch"
-            self._source = resolve_source(scratch_trunk)
-            self._strategy = None
 
     def _learning_rate(self):
         if self.lr is not None:
@@ -520,13 +542,20 @@ class TransferEstimator(BaseNetworkRegressor):
         # the source predicts m_s + s_s * (F w + b) in original units
         weight = weight * (source.target_scale / scale)[:, None]
         bias = (source.target_mean + source.target_scale * bias - mean) / scale
-        # a constant task trains on zeros: shrink its head toward zero
-        weight[constant], bias[constant] = 0.0, 0.0
+        # a constant task trains on zeros: shrink its head toward zero; so is
+        # a task whose units are so far from the source's that the prior
+        # would not fit in float32
+        with np.errstate(over="ignore", invalid="ignore"):
+            far = ~(np.all(np.abs(weight) < 1e30, axis=1) & (np.abs(bias) < 1e30))
+        weight[constant | far], bias[constant | far] = 0.0, 0.0
         return weight, bias
 
-    def _epochs_to_train(self, net, epochs):
+    def _epochs_to_train(self, net, epochs, first):
+        # a continued probe (partial_fit, warm start) trains its head by
+        # gradient with the trunk frozen
         closed_form = (
-            self._strategy == "linear_probe"
+            first
+            and self._strategy == "linear_probe"
             and net.module_.heads.output is not None
             and not self.input_adapter  # a new adapter must train
         )
@@ -579,68 +608,3 @@ class TransferEstimator(BaseNetworkRegressor):
             if any(True for _ in child.parameters())
         ]
         return names[::-1]
-
-
-def _task_spread(Y):
-    """Return each task's standard deviation on its labelled rows (1 if constant).
-
-    Computed in units of each task's largest ``|y|``, so squares cannot
-    overflow.
-    """
-    unit = np.nanmax(np.abs(Y), axis=0)
-    unit = np.where(unit > 0, unit, 1.0)
-    spread = np.nanstd(Y / unit, axis=0) * unit
-    return np.where((spread > 0) & np.isfinite(spread), spread, 1.0)
-
-
-def _held_out_errors(model, X, Y, sample_weight, spread):
-    """Squared errors in units of ``spread`` of each labelled cell, and weights.
-
-    Returns two flat arrays over the labelled cells of ``Y``: the squared
-    standardised residual of ``model``'s prediction, and the row's weight.
-    """
-    pred = model.predict(X).reshape(len(X), -1)
-    labelled = ~np.isnan(Y)
-    residual = (pred - Y) / spread
-    weight = np.broadcast_to(sample_weight[:, None], Y.shape)
-    return residual[labelled] ** 2, weight[labelled]
-
-
-def _normalised(weights):
-    """Weights scaled to sum to 1 (uniform when they are all 0)."""
-    total = weights.sum()
-    return weights / total if total > 0 else np.full(len(weights), 1 / len(weights))
-
-
-def check_reinitializable(trunk):
-    """Raise a TypeError if some parameter of ``trunk`` has no initialiser.
-
-    Every submodule that owns parameters must have a ``reset_parameters``
-    method (as torch's layers do).
-    """
-    for name, module in trunk.named_modules():
-        own = any(True for _ in module.parameters(recurse=False))
-        if own and not callable(getattr(module, "reset_parameters", None)):
-            raise TypeError(
-                "compare_with_scratch=True re-initialises the source trunk, but its "
-                f"submodule {name or '(root)'!r} ({type(module).__name__}) has "
-                "parameters and no reset_parameters() method. Add one, or compare "
-                "with TransferEstimator(source=None) yourself."
-            )
-
-
-def reinitialized_copy(trunk, seed):
-    """Return a CPU copy of ``trunk`` with every layer re-initialised from ``seed``.
-
-    Each submodule's own ``reset_parameters`` draws the new weights, so the
-    copy has the trunk's architecture and the initialisation a network
-    trained from scratch would get.
-    """
-    check_reinitializable(trunk)
-    copy_ = copy.deepcopy(trunk).cpu()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for module in copy_.modules():
-            if callable(getattr(module, "reset_parameters", None)):
-                module.reset_parameters()
-    return copy_

@@ -25,6 +25,7 @@ from torch import nn
 
 __all__ = [
     "ACTIVATIONS",
+    "SeededDropout",
     "make_mlp",
     "BatchedMLP",
     "TaskHeadsModule",
@@ -40,6 +41,42 @@ ACTIVATIONS = {
     "identity": nn.Identity,
     "gelu": nn.GELU,
 }
+
+
+class SeededDropout(nn.Dropout):
+    """``nn.Dropout`` that draws its masks from its own generator when it has one.
+
+    torch's dropout draws from the process-wide generator, so two seeded fits
+    in two threads would interleave their draws. The estimators give each
+    fit's dropout layers a generator of their own (``generator``); without
+    one, this is exactly ``nn.Dropout``. The generator is not part of the
+    state dict, a copy or a pickle.
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__(p)
+        self.generator = None
+
+    def forward(self, x):
+        """Zero each element with probability ``p`` and rescale the rest."""
+        if not self.training or self.p == 0 or self.generator is None:
+            return super().forward(x)
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep / (1 - self.p)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["generator"] = None
+        return state
+
+
+def seed_dropout(module, seed, device):
+    """Give every :class:`SeededDropout` of ``module`` one generator from ``seed``."""
+    layers = [m for m in module.modules() if isinstance(m, SeededDropout)]
+    if layers:
+        generator = torch.Generator(device=device).manual_seed(seed)
+        for layer in layers:
+            layer.generator = generator
 
 
 def make_mlp(n_inputs, layer_sizes, activation="relu", dropout=0.0):
@@ -65,7 +102,7 @@ def make_mlp(n_inputs, layer_sizes, activation="relu", dropout=0.0):
     for size in layer_sizes:
         layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(SeededDropout(dropout))
         width = size
     mlp = nn.Sequential(*layers)
     mlp.out_features = width
@@ -134,7 +171,7 @@ class BatchedMLP(nn.Module):
         self.n_copies = n_copies
         self.out_features = layer_sizes[-1]
         self.activation = ACTIVATIONS[activation]()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = SeededDropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, x):
         """Map ``(n, d)`` (shared) or ``(n_copies, n, d)`` to ``(n_copies, n, h)``."""
@@ -188,7 +225,7 @@ class TaskHeadsModule(nn.Module):
                 nn.Parameter(torch.empty(n_tasks, 1, fan_out).uniform_(-bound, bound))
             )
         self.activation = ACTIVATIONS[activation]()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = SeededDropout(dropout) if dropout > 0 else nn.Identity()
 
     def forward(self, h):
         """Map trunk features to ``(n, n_tasks)`` predictions.

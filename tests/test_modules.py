@@ -9,10 +9,10 @@ def test_make_mlp_layers_and_width():
     assert [type(m).__name__ for m in mlp] == [
         "Linear",
         "Tanh",
-        "Dropout",
+        "SeededDropout",
         "Linear",
         "Tanh",
-        "Dropout",
+        "SeededDropout",
     ]
     assert make_mlp(5, ()).out_features == 5
 

@@ -484,7 +484,9 @@ def test_guard_switches_only_beyond_one_standard_error(
         errors = np.ones(cells) - (np.resize(gain, cells) if from_scratch else 0.0)
         return errors, np.ones(cells)
 
-    monkeypatch.setattr("sklearn_mtl._transfer._held_out_errors", held_out_errors)
+    monkeypatch.setattr(
+        "sklearn_mtl._transfer_guards._held_out_errors", held_out_errors
+    )
     X, Y = problem
     model = TransferEstimator(
         source=source, strategy="linear_probe", **GUARD, max_epochs=2

@@ -1,0 +1,155 @@
+"""Checks and preparations of a fit's settings and training data."""
+
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils.validation import _check_sample_weight
+
+__all__ = [
+    "check_layer_sizes",
+    "check_training_weights",
+    "loss_of_zero",
+    "mask_aware_split",
+    "resolve_device",
+]
+
+
+def resolve_device(device):
+    """Turn the ``device`` hyperparameter into a torch device string.
+
+    ``"auto"`` is CUDA when ``torch.cuda.is_available()``, else CPU. Anything
+    else (a string or a ``torch.device``) must name a device type torch knows
+    and that is present.
+    """
+    if isinstance(device, str) and device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from exc
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested, but torch.backends.mps.is_available() "
+            "is False on this machine. Use device='auto' or 'cpu'."
+        )
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested, but torch.cuda.is_available() is "
+            "False on this machine. Use device='auto' (CUDA when present) or 'cpu'."
+        )
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} was requested, but only "
+            f"{torch.cuda.device_count()} CUDA device(s) are present."
+        )
+    if resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"Unsupported device type {resolved.type!r} in {device!r}.")
+    return str(resolved)
+
+
+def check_layer_sizes(sizes, name):
+    """Return ``sizes`` as a tuple of positive ints, or raise a ValueError."""
+    if isinstance(sizes, Integral):
+        sizes = (sizes,)
+    sizes = tuple(sizes)
+    if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+        raise ValueError(f"{name} must hold positive integers, got {sizes}.")
+    return tuple(int(s) for s in sizes)
+
+
+def mask_aware_split(Y_labelled, fraction, rng):
+    """Split rows into train/validation so each task keeps a labelled train row.
+
+    Parameters
+    ----------
+    Y_labelled : ndarray of bool, shape (n_samples, n_tasks)
+        Which cells are labelled.
+    fraction : float
+        Share of rows to hold out.
+    rng : numpy.random.RandomState
+        Source of the row order.
+
+    Returns
+    -------
+    train, valid : ndarray of int
+        Row indices.
+    """
+    n = len(Y_labelled)
+    n_valid = int(np.ceil(fraction * n))
+    if n_valid < 1 or n - n_valid < 1:
+        raise ValueError(
+            f"early_stopping needs at least 2 samples to hold out a validation "
+            f"split (validation_fraction={fraction}), got {n}."
+        )
+    order = rng.permutation(n)
+    valid, train = order[:n_valid], order[n_valid:]
+    starved = np.flatnonzero(
+        ~Y_labelled[train].any(axis=0) & Y_labelled[valid].any(axis=0)
+    )
+    if starved.size:
+        give_back = [valid[Y_labelled[valid, t]][0] for t in starved]
+        give_back = np.unique(give_back)
+        valid = np.setdiff1d(valid, give_back)
+        train = np.concatenate([train, give_back])
+    if valid.size == 0:
+        raise ValueError(
+            "early_stopping could not hold out a validation split: every held-out "
+            "row was needed to keep each task labelled in training. Add rows or "
+            "set early_stopping=False."
+        )
+    return train, valid
+
+
+def check_training_weights(sample_weight, X, Y):
+    """Validate ``sample_weight`` for training; return it as float64.
+
+    Training runs in float32 on the weights divided by their largest value
+    (the per-task weighted means do not depend on their scale), so a weight
+    is an error where that ratio underflows float32, and so is a task whose
+    labelled rows all weigh 0.
+    """
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    top = sample_weight.max()
+    if top <= 0:
+        raise ValueError("sample_weight is 0 for every row: there is nothing to fit.")
+    with np.errstate(over="ignore"):
+        total = sample_weight.sum()
+    if not np.isfinite(total):
+        raise ValueError(
+            f"sample_weight sums to more than float64 can hold (largest weight "
+            f"{top:.3g}); divide it by a constant: the fit depends only on the "
+            "weights' ratios."
+        )
+    smallest = sample_weight[sample_weight > 0].min()
+    if smallest / top < np.finfo(np.float32).tiny:
+        raise ValueError(
+            f"sample_weight spans {top:.3g} / {smallest:.3g} between its largest "
+            "and smallest positive values, more than float32 training can "
+            "represent (a ratio of about 1e38). Set the smallest weights to 0 or "
+            "raise them."
+        )
+    labelled = ~np.isnan(Y)
+    unweighed = labelled.any(axis=0) & ~(labelled & (sample_weight[:, None] > 0)).any(
+        axis=0
+    )
+    if unweighed.any():
+        raise ValueError(
+            f"sample_weight is 0 on every labelled row of task(s) "
+            f"{np.flatnonzero(unweighed).tolist()}; such a task has nothing to "
+            "learn from."
+        )
+    return sample_weight
+
+
+def loss_of_zero(criterion, data):
+    """Per-task weighted mean loss of predicting 0 on ``data`` (a TensorData)."""
+    with torch.no_grad():
+        elementwise = criterion(torch.zeros_like(data.Y), data.Y)
+        sums = (elementwise * data.cell_weights).sum(dim=0)
+        counts = data.cell_weights.sum(dim=0)
+    return (sums / counts.clamp_min(1e-30)).double().cpu().numpy()

@@ -1,0 +1,190 @@
+"""Guards against negative transfer: the K-fold strategy choice and the scratch check.
+
+``strategy="auto"`` picks the linear probe or a full fine-tune by their
+K-fold error on the target rows; ``compare_with_scratch=True`` also trains
+the source trunk's architecture from scratch and keeps it only when it is
+clearly better on held-out rows.
+"""
+
+import copy
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold
+from sklearn.utils import check_random_state
+
+from ._base import seeded_global_rng
+from ._checks import mask_aware_split
+from ._sources import resolve_source
+
+__all__ = [
+    "GUARD_FOLDS",
+    "MIN_ROWS_TO_COMPARE",
+    "NegativeTransferGuards",
+    "check_reinitializable",
+    "reinitialized_copy",
+]
+
+GUARD_FOLDS = 5
+MIN_ROWS_TO_COMPARE = 4
+
+
+class NegativeTransferGuards:
+    """The two guards of :class:`~sklearn_mtl.TransferEstimator`, as methods."""
+
+    def _guard_against_negative_transfer(self, X, Y, sample_weight):
+        """Pick the linear probe or a full fine-tune by K-fold error on the target.
+
+        The probe keeps a good source safe on a handful of rows; a full
+        fine-tune from a new head (at ``lr`` or 1e-3) can learn the target
+        when the source's features do not fit it. Each candidate is scored
+        by its mean squared error (per task, in units of the task's standard
+        deviation) on held-out target rows; the probe wins ties and is kept
+        when there are too few rows to hold any out.
+        """
+        if len(X) < MIN_ROWS_TO_COMPARE:
+            return "linear_probe"
+        folds = [
+            (train, test)
+            for train, test in KFold(
+                min(GUARD_FOLDS, len(X)), shuffle=True, random_state=0
+            ).split(X)
+            if (~np.isnan(Y[train])).any(axis=0).all()  # every task can train
+        ]
+        if not folds:
+            return "linear_probe"
+        spread = _task_spread(Y)
+        errors = {}
+        for name in ("linear_probe", "fine_tune"):
+            squared, weight = [], []
+            for train, test in folds:
+                model = clone(self).set_params(
+                    strategy=name,
+                    compare_with_scratch=False,
+                    verbose=0,
+                    warm_start=False,
+                )
+                model._inner_fit = True
+                model.fit(X[train], Y[train], sample_weight=sample_weight[train])
+                fold_squared, fold_weight = _held_out_errors(
+                    model, X[test], Y[test], sample_weight[test], spread
+                )
+                squared.append(fold_squared)
+                weight.append(fold_weight)
+            errors[name] = float(
+                _normalised(np.concatenate(weight)) @ np.concatenate(squared)
+            )
+        self.strategy_scores_ = errors
+        return min(errors, key=lambda name: (errors[name], name != "linear_probe"))
+
+    def _compare_with_scratch(self, X, Y, sample_weight):
+        """Keep the transfer, or switch to training from scratch if that is better.
+
+        Both candidates train on the same rows and are scored on the same
+        held-out cells. A handful of held-out rows gives a noisy comparison,
+        so the one-standard-error rule (as in the linear probe) decides: the
+        scratch network is kept only when its mean gain over the transfer
+        (the paired per-cell difference of squared errors) exceeds one
+        standard error of that mean. The final fit then starts from the
+        re-initialised trunk with ``strategy_`` None.
+        """
+        rng = check_random_state(self.random_state)
+        init_seed = int(rng.randint(np.iinfo(np.int32).max))
+        if len(X) < MIN_ROWS_TO_COMPARE:
+            return
+        try:
+            train, valid = mask_aware_split(~np.isnan(Y), self.validation_fraction, rng)
+        except ValueError:  # every held-out row is some task's only label
+            return
+        scratch_trunk = reinitialized_copy(self._source.trunk, init_seed)
+        common = dict(compare_with_scratch=False, verbose=0, warm_start=False)
+        candidates = {
+            "transfer": clone(self).set_params(strategy=self._strategy, **common),
+            "scratch": clone(self).set_params(
+                source=scratch_trunk, strategy="fine_tune", trunk_lr_scale=1.0, **common
+            ),
+        }
+        spread = _task_spread(Y)
+        squared = {}
+        for name, model in candidates.items():
+            model._inner_fit = True
+            model.fit(X[train], Y[train], sample_weight=sample_weight[train])
+            squared[name], weight = _held_out_errors(
+                model, X[valid], Y[valid], sample_weight[valid], spread
+            )
+        share = _normalised(weight)
+        scores = {name: float(share @ e) for name, e in squared.items()}
+        gain = squared["transfer"] - squared["scratch"]
+        mean_gain = share @ gain
+        scores["standard_error"] = float(
+            np.sqrt(share @ (gain - mean_gain) ** 2 / max(len(gain) - 1, 1))
+        )
+        self.guard_scores_ = scores
+        if mean_gain > scores["standard_error"]:
+            self.kept_ = "scratch"
+            self._source = resolve_source(scratch_trunk)
+            self._strategy = None
+
+
+def _task_spread(Y):
+    """Return each task's standard deviation on its labelled rows (1 if constant).
+
+    Computed in units of each task's largest ``|y|``, so squares cannot
+    overflow.
+    """
+    unit = np.nanmax(np.abs(Y), axis=0)
+    unit = np.where(unit > 0, unit, 1.0)
+    spread = np.nanstd(Y / unit, axis=0) * unit
+    return np.where((spread > 0) & np.isfinite(spread), spread, 1.0)
+
+
+def _held_out_errors(model, X, Y, sample_weight, spread):
+    """Squared errors in units of ``spread`` of each labelled cell, and weights.
+
+    Returns two flat arrays over the labelled cells of ``Y``: the squared
+    standardised residual of ``model``'s prediction, and the row's weight.
+    """
+    pred = model.predict(X).reshape(len(X), -1)
+    labelled = ~np.isnan(Y)
+    residual = (pred - Y) / spread
+    weight = np.broadcast_to(sample_weight[:, None], Y.shape)
+    return residual[labelled] ** 2, weight[labelled]
+
+
+def _normalised(weights):
+    """Weights scaled to sum to 1 (uniform when they are all 0)."""
+    total = weights.sum()
+    return weights / total if total > 0 else np.full(len(weights), 1 / len(weights))
+
+
+def check_reinitializable(trunk):
+    """Raise a TypeError if some parameter of ``trunk`` has no initialiser.
+
+    Every submodule that owns parameters must have a ``reset_parameters``
+    method (as torch's layers do).
+    """
+    for name, module in trunk.named_modules():
+        own = any(True for _ in module.parameters(recurse=False))
+        if own and not callable(getattr(module, "reset_parameters", None)):
+            raise TypeError(
+                "compare_with_scratch=True re-initialises the source trunk, but its "
+                f"submodule {name or '(root)'!r} ({type(module).__name__}) has "
+                "parameters and no reset_parameters() method. Add one, or compare "
+                "with TransferEstimator(source=None) yourself."
+            )
+
+
+def reinitialized_copy(trunk, seed):
+    """Return a CPU copy of ``trunk`` with every layer re-initialised from ``seed``.
+
+    Each submodule's own ``reset_parameters`` draws the new weights, so the
+    copy has the trunk's architecture and the initialisation a network
+    trained from scratch would get.
+    """
+    check_reinitializable(trunk)
+    copy_ = copy.deepcopy(trunk).cpu()
+    with seeded_global_rng(seed, [], hold=True):
+        for module in copy_.modules():
+            if callable(getattr(module, "reset_parameters", None)):
+                module.reset_parameters()
+    return copy_
