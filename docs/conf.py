@@ -4,18 +4,18 @@ Build from this folder with warnings as errors::
 
     ../.venv/bin/python -m sphinx -W --keep-going -b html . _build/html
 
-The gallery runs every ``examples/plot_*.py``. Examples that read real data
-(School, Parkinson's telemonitoring) run only when that data set is found in
-the data home (``SKLEARN_MTL_DATA``); otherwise their page is rendered without
-output. Generated files go to ``_build/``, ``generated/`` and
-``auto_examples/``, all ignored by git.
+The gallery runs every ``examples/plot_*.py``, grouped by topic (see
+``_ext/gallery_layout.py``). Examples that read real data (School, Parkinson's
+telemonitoring, water quality and California housing) run only when their
+data sets are in the data home (``SKLEARN_MTL_DATA``); otherwise the build
+says which ones it skips and renders their pages without output, with a note.
+The site is built with or without the data. Generated files go to
+``_build/``, ``generated/`` and ``auto_examples/``, all ignored by git.
 """
 
 import os
 import re
-import shutil
 import sys
-import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,7 +30,16 @@ if not os.environ.get("SKLEARN_MTL_DATA"):
     if _shared.is_dir():
         os.environ["SKLEARN_MTL_DATA"] = str(_shared)
 
+from gallery_layout import (  # noqa: E402
+    TOPICS,
+    missing_data,
+    remove_stale_pages,
+    stage_gallery,
+)
 from md_to_rst import markdown_to_rst  # noqa: E402
+from sphinx.errors import PycodeError  # noqa: E402
+from sphinx.pycode import ModuleAnalyzer  # noqa: E402
+from sphinx.pycode.parser import DefinitionFinder  # noqa: E402
 
 import sklearn_mtl  # noqa: E402
 from sklearn_mtl.datasets import get_data_home  # noqa: E402
@@ -122,75 +131,77 @@ def _escape_link_targets_in_types(app, what, name, obj, options, lines):
             lines[i] = match.group(1) + _LINK_LIKE.sub(r"\1\\_", match.group(2))
 
 
+def _find_source(app, modname):
+    """Source and definitions of ``modname`` for viewcode, when Sphinx fails.
+
+    Sphinx's module analyzer fails on a dict display with ``**`` unpacking in
+    a decorator (as in ``sklearn_mtl.transferability``), and viewcode then
+    lists the module in ``_modules/index.html`` without writing its page.
+    The definitions only need the tokenizer-based finder, which copes.
+    """
+    try:
+        analyzer = ModuleAnalyzer.for_module(modname)
+    except PycodeError:
+        return None  # not found: viewcode skips the module
+    try:
+        analyzer.find_tags()
+    except PycodeError:
+        finder = DefinitionFinder(analyzer.code.splitlines(True))
+        finder.parse()
+        return analyzer.code, finder.definitions
+    return None  # Sphinx's own analysis works: let viewcode use it
+
+
 def setup(app):
     # before numpydoc (priority 500) turns the sections into reST
     app.connect("autodoc-process-docstring", _escape_link_targets_in_types, 400)
+    app.connect("viewcode-find-source", _find_source)
 
 
 # -- Gallery -----------------------------------------------------------------
-# sphinx-gallery needs a header file next to the scripts. The scripts live in
-# ../examples; they and docs/gallery_header.txt are copied into
-# generated/gallery_src (ignored by git) before the gallery is built.
+# sphinx-gallery needs a header file next to the scripts, and a folder per
+# subsection. The scripts live flat in ../examples; gallery_layout.py copies
+# them, by topic, into generated/gallery_src (ignored by git) before the
+# gallery is built. An example whose real data set is not in the data home is
+# not run: its page shows the code with a note instead of the output. The site
+# is built either way.
 
 GALLERY_SRC = HERE / "generated" / "gallery_src"
-# example file -> data set folder it reads from the data home
-EXAMPLES_NEEDING_DATA = {
-    "plot_school.py": "school",
-    "plot_transfer_parkinsons.py": "parkinsons_telemonitoring",
-}
-
-
-def _stage_gallery():
-    """Copy examples/plot_*.py and the gallery header into GALLERY_SRC.
-
-    Only the ``plot_`` scripts are sphinx-gallery examples; the other scripts
-    in examples/ (e.g. the ``./run.sh demo`` script) are not part of it.
-    """
-    if GALLERY_SRC.exists():
-        shutil.rmtree(GALLERY_SRC)
-    GALLERY_SRC.mkdir(parents=True)
-    shutil.copyfile(HERE / "gallery_header.txt", GALLERY_SRC / "GALLERY_HEADER.txt")
-    for script in sorted((ROOT / "examples").glob("plot_*.py")):
-        shutil.copyfile(script, GALLERY_SRC / script.name)
-
-
-def _examples_without_data():
-    """Examples whose real data set is not available to them.
-
-    The same test as in the examples themselves (which exit early without
-    their data; under sphinx-gallery that exit would abort the build).
-    """
-    home = get_data_home() if os.environ.get("SKLEARN_MTL_DATA") else None
-    return sorted(
-        name
-        for name, dataset in EXAMPLES_NEEDING_DATA.items()
-        if home is None or not (home / dataset).is_dir()
+_DATA_HOME = get_data_home()
+_MISSING_DATA = missing_data(_DATA_HOME)
+_UNLISTED = stage_gallery(
+    ROOT / "examples", HERE / "gallery_header.txt", GALLERY_SRC, _MISSING_DATA
+)
+remove_stale_pages(GALLERY_SRC, HERE / "auto_examples")
+for _example, _datasets in _MISSING_DATA.items():
+    # a plain message, not a Sphinx warning: -W does not turn it into an error
+    print(
+        f"sklearn-mtl docs: not running {_example}: it needs "
+        f"{', '.join(_datasets)} in the data home {_DATA_HOME} "
+        "(SKLEARN_MTL_DATA; see sklearn_mtl.datasets.download_dataset)",
+        file=sys.stderr,
     )
-
-
-_stage_gallery()
-_SKIPPED_EXAMPLES = _examples_without_data()
-if _SKIPPED_EXAMPLES:
-    _where = (
-        f"in {get_data_home()}"
-        if os.environ.get("SKLEARN_MTL_DATA")
-        else "(SKLEARN_MTL_DATA is not set)"
-    )
-    warnings.warn(  # not a Sphinx warning: -W does not turn it into an error
-        f"sklearn-mtl docs: real data not found {_where}; not executing "
-        f"{', '.join(_SKIPPED_EXAMPLES)}",
-        stacklevel=1,
+if _UNLISTED:
+    print(
+        f"sklearn-mtl docs: {', '.join(_UNLISTED)} not in a topic of "
+        "docs/_ext/gallery_layout.py; listed at the top of the gallery",
+        file=sys.stderr,
     )
 # Execute only plot_*.py files, minus the ones whose data is missing.
 _not_run = "".join(
-    f"(?!{re.escape(name[len('plot_') :])})" for name in _SKIPPED_EXAMPLES
+    f"(?!{re.escape(name[len('plot_') :])})" for name in sorted(_MISSING_DATA)
 )
+_gallery_rel = os.path.relpath(GALLERY_SRC, HERE)
 sphinx_gallery_conf = {
-    "examples_dirs": os.path.relpath(GALLERY_SRC, HERE),
+    "examples_dirs": _gallery_rel,
     "gallery_dirs": "auto_examples",
     "filename_pattern": rf"{re.escape(os.sep)}plot_{_not_run}",
     "ignore_pattern": r"__init__\.py",
-    "within_subsection_order": "FileNameSortKey",
+    "subsection_order": [os.path.join(_gallery_rel, t[0]) for t in TOPICS],
+    "within_subsection_order": "gallery_layout.ExampleOrder",
+    # "Examples using ..." on the API pages (the autosummary templates)
+    "doc_module": ("sklearn_mtl",),
+    "backreferences_dir": os.path.join("generated", "backreferences"),
     "download_all_examples": False,
     "remove_config_comments": True,
     "min_reported_time": 0,
@@ -222,7 +233,9 @@ def _benchmark_includes():
         markdown = readme.read_text(encoding="utf-8")
         # the page has its own title: drop the README's top-level heading
         markdown = re.sub(r"\A\s*# [^\n]*\n", "", markdown)
-        text = markdown_to_rst(markdown, heading_chars="-~^\"'")
+        text = markdown_to_rst(
+            markdown, heading_chars="-~^\"'", label_prefix="benchmarks-"
+        )
     else:
         text = "*benchmarks/README.md is not part of this checkout.*\n"
     _write_if_changed(GENERATED / "benchmarks_readme.rst.inc", text)
@@ -231,7 +244,11 @@ def _benchmark_includes():
     for result in sorted((BENCHMARKS / "results").glob("*.md")):
         parts.append(
             f"From ``benchmarks/results/{result.name}``:\n\n"
-            + markdown_to_rst(result.read_text(encoding="utf-8"), heading_chars="~^\"'")
+            + markdown_to_rst(
+                result.read_text(encoding="utf-8"),
+                heading_chars="~^\"'",
+                label_prefix=f"benchmarks-{result.stem}-",
+            )
         )
     text = "\n".join(parts) or "*No result files in benchmarks/results/.*\n"
     _write_if_changed(GENERATED / "benchmarks_results.rst.inc", text)
@@ -251,5 +268,6 @@ html_theme_options = {
     "footer_end": ["sphinx-version", "theme-version"],
 }
 html_sidebars = {"index": [], "getting_started": [], "benchmarks": []}
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_show_sourcelink = False

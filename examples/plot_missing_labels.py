@@ -41,7 +41,9 @@ def drop_labels(Y, rate, seed=0):
     """Set each cell to NaN with probability ``rate``; keep one label per row.
 
     A row with no label at all would be an error in ``fit`` (it carries no
-    training signal), so every row keeps one randomly chosen label.
+    training signal), so every row keeps one randomly chosen label. The share
+    of cells that end up missing is therefore smaller than ``rate``: about
+    ``rate * (1 - 1 / n_tasks)``.
     """
     rng = np.random.RandomState(seed)
     missing = rng.random_sample(Y.shape) < rate
@@ -52,14 +54,18 @@ def drop_labels(Y, rate, seed=0):
 # %%
 # Fit both approaches at each missing rate
 # ----------------------------------------
+# The x axis below is the share of training labels actually missing, measured
+# on ``Y_train``, not the drop probability.
 params = dict(hidden_layer_sizes=(64, 64), early_stopping=True, random_state=0)
 rates = [0.0, 0.5, 0.8, 0.95]
 results = {"one multi-task model": [], "one model per task": []}
-labels_per_task = []
+labels_per_task, missing_share = [], []
+print("drop rate  missing  labels/task | multi-task R^2 (fit) | per-task R^2 (fit)")
 for rate in rates:
     Y_train = drop_labels(Y_train_full, rate)
     labelled = ~np.isnan(Y_train)
     labels_per_task.append(labelled.sum(axis=0).mean())
+    missing_share.append(1 - labelled.mean())
 
     start = time.perf_counter()
     multi = MultiTaskRegressor(**params).fit(X_train, Y_train)
@@ -75,11 +81,11 @@ for rate in rates:
     ]
     single_time = time.perf_counter() - start
     results["one model per task"].append(np.mean(per_task))
+    multi_r2, single_r2 = results["one multi-task model"][-1], np.mean(per_task)
     print(
-        f"missing {rate:4.0%}: {labels_per_task[-1]:6.0f} labels per task | "
-        f"multi-task R^2 {results['one multi-task model'][-1]:.3f} "
-        f"({multi_time:.1f} s) | per task R^2 {np.mean(per_task):.3f} "
-        f"({single_time:.1f} s)"
+        f"{rate:9.0%}  {missing_share[-1]:7.0%}  {labels_per_task[-1]:11.0f} | "
+        f"{f'{multi_r2:.3f} ({multi_time:.1f} s)':>20} | "
+        f"{f'{single_r2:.3f} ({single_time:.1f} s)':>18}"
     )
 
 # %%
@@ -87,21 +93,23 @@ for rate in rates:
 # --------------------------------------------
 fig, ax = plt.subplots(figsize=(6.5, 4))
 for name, values in results.items():
-    ax.plot(rates, values, marker="o", label=name)
+    ax.plot(missing_share, values, marker="o", label=name)
 ax.set_xlabel("share of missing labels in the training set")
 ax.set_ylabel("test $R^2$ (mean over tasks)")
-ax.set_xticks(rates, [f"{r:.0%}" for r in rates])
+ax.set_xticks(missing_share, [f"{s:.0%}" for s in missing_share])
 secondary = ax.secondary_xaxis("top")
-secondary.set_xticks(rates, [f"{n:.0f}" for n in labels_per_task])
+secondary.set_xticks(missing_share, [f"{n:.0f}" for n in labels_per_task])
 secondary.set_xlabel("labelled rows per task")
 ax.legend()
 fig.tight_layout()
 plt.show()
 
 # %%
-# With every label present, the two approaches are close: each task has
-# enough rows of its own. As labels go missing, the per-task networks see
-# fewer and fewer rows, while the multi-task model still trains its shared
-# trunk on every labelled cell, so its accuracy degrades much more slowly.
-# The tasks here are strongly related (``relatedness=0.9``); the less related
-# the tasks, the smaller the gain.
+# With every label present, and with 45% missing, the two approaches are
+# level (one network per task is even marginally ahead): each task still has
+# a few hundred rows of its own. As more labels go missing, the per-task
+# networks see fewer and fewer rows, while the multi-task model still trains
+# its shared trunk on every labelled cell, so its accuracy degrades much more
+# slowly: at 70% and 83% missing it is clearly ahead. The tasks here are
+# strongly related (``relatedness=0.9``); the less related the tasks, the
+# smaller the gain.

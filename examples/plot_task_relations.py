@@ -18,18 +18,23 @@ Two questions come before any multi-task or transfer model:
    :func:`~sklearn_mtl.rank_sources` (LogME, no fine-tuning) and check the
    order against the accuracy each reaches after fine-tuning.
 
-The data sets are read from the data home (``SKLEARN_MTL_DATA``); without it,
-this script prints a message and exits.
+Both answers here are partly negative, and the example says so: measured
+on held-out data, the suggested groups do worse than one model for all
+targets, and LogME's favourite source is not the best one after
+fine-tuning.
+
+The data sets are read from the data home (``SKLEARN_MTL_DATA``, see
+:func:`~sklearn_mtl.datasets.get_data_home`); without them, the loader stops
+the script with a message that says where to put the files and how to
+download them.
 """
 
 # %%
 # Task affinity on water quality
 # ------------------------------
-import os
-import sys
-
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.stats import spearmanr
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
@@ -39,16 +44,8 @@ from sklearn_mtl import (
     rank_sources,
     suggest_task_groups,
 )
-from sklearn_mtl.datasets import get_data_home, load_california_housing, load_mulan
+from sklearn_mtl.datasets import load_california_housing, load_mulan
 from sklearn_mtl.inspection import TaskAffinityDisplay
-
-home = get_data_home()
-if not os.environ.get("SKLEARN_MTL_DATA") or not (home / "wq").is_dir():
-    print(
-        "Skipped: this example needs the Mulan and California housing data in "
-        "$SKLEARN_MTL_DATA (see sklearn_mtl.datasets.download_dataset)."
-    )
-    sys.exit(0)
 
 wq = load_mulan("wq")
 X_train, X_test, Y_train, Y_test = train_test_split(
@@ -98,6 +95,19 @@ results = {
 }
 for name, value in results.items():
     print(f"{name:<22} test R^2 {value:.3f}")
+print("best on held-out rows:", max(results, key=results.get))
+
+# %%
+# The suggested groups do **not** pay off here: they score below one model
+# for all 14 targets, which stays the best choice (one model per target is
+# the worst, so the targets do help each other). The affinity says which
+# tasks' gradients agree during training; whether splitting along it helps
+# is a separate question, which only held-out rows answer, and one split
+# (318 test rows) answers it noisily: over five folds,
+# ``benchmarks/bench_affinity.py`` measured the suggested groups on ``wq``
+# slightly ahead of one model and level with random groups of the same
+# sizes (aRRMSE 0.931, 0.936 and 0.929-0.934). On these targets grouping
+# matters little either way.
 
 # %%
 # Which source? California housing
@@ -136,9 +146,17 @@ for name in ranking.ranking:
         f"{name:<16} LogME {ranking.scores[name]:7.3f}   "
         f"test R^2 after fine-tuning {fine_tuned[name]:.3f}"
     )
+names = list(candidates)
+rho = spearmanr([ranking.scores[n] for n in names], [fine_tuned[n] for n in names])[0]
+best = max(fine_tuned, key=fine_tuned.get)
+top = ranking.ranking[0]
+print(f"Spearman's rho between the two orders: {rho:.2f}")
+print(
+    f"best after fine-tuning: {best}; LogME's top pick, {top}, "
+    f"costs {fine_tuned[best] - fine_tuned[top]:.3f} of R^2"
+)
 
 fig, ax = plt.subplots(figsize=(5, 4))
-names = list(candidates)
 ax.scatter([ranking.scores[n] for n in names], [fine_tuned[n] for n in names])
 for n in names:
     ax.annotate(n, (ranking.scores[n], fine_tuned[n]), fontsize=8)
@@ -150,8 +168,13 @@ plt.show()
 
 # %%
 # LogME is computed on the 50 labelled rows in a fraction of a second per
-# source; fine-tuning each candidate costs a fit. The benchmark
-# ``benchmarks/bench_transferability.py`` measures how well the two orders
-# agree over more sources, targets and draws (Spearman's rho), and
-# ``benchmarks/bench_affinity.py`` the value of affinity-based grouping over
-# five folds.
+# source; fine-tuning each candidate costs a fit. Here its order is only
+# partly right (Spearman's rho 0.60 with the fine-tuned order). It puts the
+# source that learnt nothing (shuffled prices) last, but it prefers INLAND to
+# <1H OCEAN, which is clearly the best after fine-tuning, so following its
+# top pick costs about 0.13 of R^2; and NEAR BAY, third for LogME, ends below
+# the shuffled-price source once fine-tuned. On 50 rows, read the scores as a
+# way to drop hopeless sources, not to pick the winner. The benchmark
+# ``benchmarks/bench_transferability.py`` measures the agreement over more
+# sources, targets and draws: Spearman's rho of 0.53 at 50 rows and 0.86 at
+# 200 on this target (see :ref:`benchmarks`).

@@ -52,8 +52,12 @@ def make_multitask_regression(
     relatedness : float in [0, 1], default=0.8
         How much structure the tasks share.
     missing_rate : float in [0, 1), default=0.0
-        Probability that a cell of ``Y`` is NaN (not labelled). Every row keeps
-        at least one label and every task at least one labelled row.
+        Probability with which each cell of ``Y`` is dropped (set to NaN, "not
+        labelled"), except that one randomly chosen cell per row is always
+        kept, so that every row has a label, and every task keeps at least
+        one labelled row. The expected share of NaN in ``Y`` is therefore
+        ``missing_rate * (1 - 1 / n_tasks)``, not ``missing_rate``: 0.375 for
+        ``missing_rate=0.5`` and 4 tasks, and no NaN at all with one task.
     noise : float, default=0.1
         Standard deviation of the Gaussian noise, relative to the unit-variance
         signal.

@@ -1,0 +1,160 @@
+"""
+========================================================================
+Transfer: a CNN trained on some digit classes, transferred to the others
+========================================================================
+
+A convolutional trunk trained on the images of the digits 0 to 4 has learnt
+strokes and loops. Do those features help on the digits 5 to 9, which it has
+never seen, when only a handful of them are labelled?
+
+- **source**: a :class:`~sklearn_mtl.MultiTaskRegressor` with a small CNN as
+  its trunk (``trunk=``, see :ref:`own_network`), trained on the digits 0-4
+  with five tasks, one indicator (0 or 1) per digit;
+- **target**: the digit value (5 to 9) of an image of the digits 5-9, as a
+  regression, from ``k`` = 10, 20 or 50 labelled images;
+- **transfer**: ``TransferEstimator(source=the source)`` with its default
+  ``strategy="auto"``;
+- **from scratch**: ``TransferEstimator(source=None, trunk=SmallCNN)``, the
+  same network trained on the ``k`` images only.
+
+Both are scored by :math:`R^2` on the images of the digits 5-9 not drawn for
+training, averaged over three random draws of the ``k`` images.
+"""
+
+# %%
+# Data and the source model
+# -------------------------
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.datasets import load_digits
+from torch import nn
+
+from sklearn_mtl import MultiTaskRegressor, TransferEstimator
+
+digits = load_digits()
+images = (digits.images / 16.0).astype(np.float32)[:, None]  # (n, 1, 8, 8)
+label = digits.target
+low, high = label < 5, label >= 5
+X_source = images[low]
+Y_source = (label[low, None] == np.arange(5)).astype(float)  # 5 indicators
+X_target, y_target = images[high], label[high].astype(float)
+print(f"source: {X_source.shape}, 5 tasks; target pool: {X_target.shape}")
+
+
+class SmallCNN(nn.Module):
+    """Two 3x3 convolutions, each followed by a 2x2 max-pool.
+
+    Parameters
+    ----------
+    channels : int, default=8
+        Channels of the first convolution; the second has twice as many.
+    """
+
+    def __init__(self, channels=8):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 8x8 -> 4x4
+            nn.Conv2d(channels, 2 * channels, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # 4x4 -> 2x2
+            nn.Flatten(),  # 2 * channels * 4 features
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+source = MultiTaskRegressor(
+    trunk=SmallCNN, batch_size=32, max_epochs=30, random_state=0
+).fit(X_source, Y_source)
+fit_r2 = source.score(X_source, Y_source)
+print(f"source: {source.n_iter_} epochs, training R^2 {fit_r2:.3f}")
+
+# %%
+# Transfer against training from scratch
+# --------------------------------------
+# ``strategy_`` records what ``strategy="auto"`` chose: with fewer than 100
+# rows, whichever of a linear probe of the source's features and a full
+# fine-tune has the lower 5-fold error on the ``k`` rows. Both networks train
+# for ``TransferEstimator``'s default of at most 100 epochs. The linear probe
+# alone (``strategy="linear_probe"``, a ridge on the frozen source features,
+# in closed form) shows how far the features serve the new digits unchanged.
+ks, seeds = [10, 20, 50], [0, 1, 2]
+names = ("transfer (auto)", "linear probe", "from scratch")
+r2 = {name: np.zeros((len(ks), len(seeds))) for name in names}
+chosen = {k: [] for k in ks}
+for j, seed in enumerate(seeds):
+    order = np.random.RandomState(seed).permutation(len(X_target))
+    for i, k in enumerate(ks):
+        train, test = order[:k], order[k:]
+        transfer = TransferEstimator(source=source, random_state=seed)
+        transfer.fit(X_target[train], y_target[train])
+        probe = TransferEstimator(source=source, strategy="linear_probe")
+        probe.fit(X_target[train], y_target[train])
+        scratch = TransferEstimator(source=None, trunk=SmallCNN, random_state=seed)
+        scratch.fit(X_target[train], y_target[train])
+        chosen[k].append(transfer.strategy_)
+        for name, model in zip(names, (transfer, probe, scratch), strict=True):
+            r2[name][i, j] = model.score(X_target[test], y_target[test])
+
+print("strategy_ chosen by seed:")
+for k in ks:
+    print(f"  k={k:>2}: {', '.join(chosen[k])}")
+print("held-out R^2, mean (min, max) over the draws")
+for name, values in r2.items():
+    cells = [
+        f"{m:6.3f} ({lo:6.3f}, {hi:6.3f})"
+        for m, lo, hi in zip(
+            values.mean(axis=1), values.min(axis=1), values.max(axis=1), strict=True
+        )
+    ]
+    print(
+        f"  {name:<16} "
+        + "  ".join(f"k={k}: {c}" for k, c in zip(ks, cells, strict=True))
+    )
+
+fig, ax = plt.subplots(figsize=(6, 4))
+for name, values in r2.items():
+    ax.errorbar(
+        ks,
+        values.mean(axis=1),
+        yerr=values.std(axis=1),
+        marker="o",
+        capsize=3,
+        label=name,
+    )
+ax.axhline(0.0, color="grey", lw=0.8)
+ax.set_xscale("log")
+ax.set_xticks(ks, [str(k) for k in ks])
+ax.set_xlabel("labelled images of the digits 5-9 (k)")
+ax.set_ylabel("held-out $R^2$ of the digit value")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %%
+# What the numbers show
+# ---------------------
+# Here the transfer does **not** pay. The same CNN trained from scratch on
+# the ``k`` images does better on average at every ``k``: 0.178 against 0.084
+# at ``k=10``, 0.633 against 0.399 at ``k=20`` and 0.712 against 0.675 at
+# ``k=50``. At ``k=10`` the draws spread too widely to tell the two apart
+# (from -0.121 to 0.405 for the transfer, from -0.325 to 0.455 from scratch);
+# at ``k=20`` the best draw of the transfer (0.648) barely reaches the worst
+# draw from scratch (0.595).
+#
+# The linear probe shows how much the source's features carry on their own:
+# little at ``k=10`` (-0.333; a ridge on ten rows), 0.213 at ``k=20``, 0.587 at
+# ``k=50``, below the scratch network at every ``k``. Features learnt to tell
+# the digits 0-4 apart serve the value of the digits 5-9 less well than
+# features learnt on a few images of those digits. ``strategy="auto"`` chose
+# the fine-tune in 7 of the 9 runs, and the probe in the other two, by 5-fold
+# error on the ``k`` rows; either way the fit starts from the source's trunk,
+# and here that start did not help.
+#
+# A related source is not automatically a useful one, and a few labelled rows
+# cannot show which it is: this is why the from-scratch baseline, with the
+# same network and the same epoch budget, belongs in every transfer
+# experiment.
