@@ -267,7 +267,8 @@ class BaseNetworkRegressor(
         y : array-like of shape (n_samples,) or (n_samples, n_tasks)
             True targets; NaN cells are left out of their task's score.
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights (the rule ``fit`` applies).
+            Non-negative row weights; a task whose labelled rows all weigh
+            0 is left out with a warning.
 
         Returns
         -------

@@ -92,14 +92,16 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         Hold out ``validation_fraction`` of the rows (each task keeps a
         labelled training row), stop when the validation loss has not improved
         by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
-        weights. When False, stop on the training loss in the same way.
+        weights. When False, stop on the training loss in the same way (the last
+        epoch's weights are kept).
     validation_fraction : float, default=0.1
         Share of rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement before stopping; ``np.inf`` never stops
+        early.
     tol : float, default=1e-4
         Minimum decrease of the monitored loss that counts as improvement.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"`` (CUDA when ``torch.cuda.is_available()``, else CPU),
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     predict_dtype : {"float64", "float32"}, default="float64"

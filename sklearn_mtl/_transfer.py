@@ -71,10 +71,11 @@ class TransferEstimator(NegativeTransferGuards, BaseNetworkRegressor):
           gains.
         - ``"linear_probe"``: trunk frozen; a linear head is the closed-form
           probe (a non-linear head trains by gradient with the trunk frozen).
-        - ``"fine_tune"``: new randomly initialised head, every layer trains at
-          ``lr``.
-        - ``"lp_ft"``: linear probe, then every layer trains at ``lr``
-          (Kumar et al. 2022).
+        - ``"fine_tune"``: new randomly initialised head, every layer trains
+          (the new ones at ``lr``, the transferred ones at
+          ``lr * trunk_lr_scale``).
+        - ``"lp_ft"``: linear probe, then every layer trains, as with
+          ``"fine_tune"`` (Kumar et al. 2022).
         - ``"gradual_unfreezing"``: linear probe, then the trunk's layers are
           unfrozen one every ``unfreeze_every`` epochs from the top, each with
           learning rate ``lr * trunk_lr_scale / lr_decay**depth`` (Howard &
@@ -151,11 +152,12 @@ class TransferEstimator(NegativeTransferGuards, BaseNetworkRegressor):
         Hold out ``validation_fraction`` of the rows for early stopping.
     validation_fraction : float, default=0.1
         Share of rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement before stopping.
+    n_iter_no_change : int or np.inf, default=10
+        Epochs without improvement before stopping; ``np.inf`` never stops
+        early.
     tol : float, default=1e-4
         Minimum decrease of the monitored loss that counts as improvement.
-    device : str, default="auto"
+    device : str or torch.device, default="auto"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     predict_dtype : {"float64", "float32"}, default="float64"
         Precision of :meth:`predict`.

@@ -72,8 +72,8 @@ def _skops_io():
         import skops.io
     except ImportError as exc:
         raise ImportError(
-            "Saving or loading a pipeline needs skops: pip install "
-            "'sklearn-mtl[skops]' (or pip install skops)."
+            "Saving or loading a pipeline needs skops: pip install skops (or "
+            "pip install '.[skops]' from a clone of sklearn-mtl)."
         ) from exc
     return skops.io
 
