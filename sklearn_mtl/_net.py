@@ -12,7 +12,12 @@ from skorch import NeuralNet
 from skorch.dataset import unpack_data
 
 from ._affinity import TaskAffinityRecorder
-from ._gradients import add_to_grads, shared_parameters, task_jacobian
+from ._gradients import (
+    add_to_grads,
+    shared_parameters,
+    subset_task_jacobian,
+    task_jacobian,
+)
 from .exceptions import TrainingDivergedError
 from .weighting._budget import drawing_from
 
@@ -330,8 +335,6 @@ class MultiTaskNet(NeuralNet):
             if len(selected) < len(tasks):
                 gradients = gradients[torch.searchsorted(tasks, selected)]
         elif len(selected) < len(tasks):  # through the selected tasks' rows only
-            from ._gradients import subset_task_jacobian  # noqa: PLC0415
-
             gradients = subset_task_jacobian(
                 self, Xi, yi, task_losses, selected, shared
             )
