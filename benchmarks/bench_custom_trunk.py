@@ -21,11 +21,11 @@ import argparse
 import os
 import platform
 import statistics
-import time
 import warnings
 
 import numpy as np
 import torch
+from bench_speed import timed  # run from benchmarks/, as the other scripts
 from torch import nn
 
 from sklearn_mtl import MultiTaskRegressor
@@ -124,12 +124,6 @@ class Floor:
         with torch.inference_mode():
             out = self.module(torch.tensor(X, dtype=torch.float32)).numpy()
         return out * self.std + self.mean
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def main():

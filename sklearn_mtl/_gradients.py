@@ -153,11 +153,12 @@ def subset_task_jacobian(net, X, y, task_losses, tasks, params):
     """
     Y, cell_weights = y
     rows = (cell_weights[:, tasks] != 0).any(dim=1)
-    if (
-        not torch.is_tensor(X)
-        or 2 * int(rows.sum()) >= len(rows)
-        or not rows_are_independent(net.module_)
-    ):
+    # the module's layers do not change during training: check them once
+    cached = getattr(net, "_rowwise_module", None)
+    if cached is None or cached[0] is not net.module_:
+        cached = (net.module_, rows_are_independent(net.module_))
+        net._rowwise_module = cached
+    if not torch.is_tensor(X) or not cached[1] or 2 * int(rows.sum()) >= len(rows):
         return task_jacobian(task_losses[tasks], params)
     sub_losses, _ = net.task_losses(net.module_(X[rows]), (Y[rows], cell_weights[rows]))
     return task_jacobian(sub_losses[tasks], params)

@@ -227,6 +227,7 @@ class MultiTaskNet(NeuralNet):
         shared = "module_" in vars(self) and vars(self).get("module") is self.module_
         state = super().__getstate__()
         state.pop("_task_stats", None)
+        state.pop("_rowwise_module", None)  # a cache that points at module_
         if shared:
             # ``module`` is the very instance that became ``module_``. skorch maps
             # ``module_`` onto an available device when unpickling; pickled as

@@ -4,6 +4,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -13,7 +14,7 @@ from torch import nn
 from ._base import BaseNetworkRegressor
 from .modules import TaskHeadsModule
 
-__all__ = ["Source", "check_feature_names", "resolve_source"]
+__all__ = ["Source", "check_feature_names", "linear_adapter", "resolve_source"]
 
 
 @dataclass
@@ -190,3 +191,42 @@ def check_feature_names(source, feature_names, input_adapter):
         "order X's columns as the source's (X[source.feature_names_in_]), "
         "or set input_adapter=True to learn a map from these columns."
     )
+
+
+def linear_adapter(example, expected):
+    """Return a linear map from X's columns to the width a trunk reads.
+
+    Initialised to the identity when the widths match.
+
+    Parameters
+    ----------
+    example : ndarray of shape (n, n_features)
+        A few rows of the target's ``X``.
+    expected : int or None
+        The trunk's input width, when it is known.
+
+    Returns
+    -------
+    adapter : torch.nn.Linear
+        ``n_features -> expected``.
+    """
+    if example.ndim != 2:
+        raise ValueError(
+            "input_adapter=True learns a linear map from the columns of a 2-D "
+            f"X; this X has samples of shape {example.shape[1:]}. Shape X the "
+            "way the source trunk reads it instead."
+        )
+    if expected is None:
+        raise ValueError(
+            "input_adapter=True needs the input width of the source trunk, which "
+            "can be read only when its first layer with weights is nn.Linear "
+            "(or the source is a fitted estimator of this package). Give X the "
+            "shape the trunk reads, or put your own adapter in front of it."
+        )
+    n_features = example.shape[1]
+    adapter = nn.Linear(n_features, expected)
+    if n_features == expected:
+        with torch.no_grad():
+            adapter.weight.copy_(torch.eye(n_features))
+            adapter.bias.zero_()
+    return adapter

@@ -14,7 +14,7 @@ from ._base import BaseNetworkRegressor, check_layer_sizes
 from ._net import eval_in_chunks
 from ._penalties import L2SPPenalty
 from ._probe import fit_linear_probe
-from ._sources import check_feature_names, resolve_source
+from ._sources import check_feature_names, linear_adapter, resolve_source
 from ._transfer_guards import NegativeTransferGuards, check_reinitializable
 from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
@@ -419,7 +419,7 @@ class TransferEstimator(NegativeTransferGuards, BaseNetworkRegressor):
             example = self._example_input(example)
             expected = source.n_features
             if self.input_adapter:
-                trunk = nn.Sequential(self._adapter(example, expected), trunk)
+                trunk = nn.Sequential(linear_adapter(example, expected), trunk)
             elif expected is not None and example.ndim == 2 and expected != n_features:
                 raise ValueError(
                     f"X has {n_features} features, but the source trunk expects "
@@ -438,29 +438,6 @@ class TransferEstimator(NegativeTransferGuards, BaseNetworkRegressor):
             return self._custom_trunk()
         shape = getattr(getattr(self, "_source", None), "input_shape", None)
         return shape is None or len(shape) > 1
-
-    def _adapter(self, example, expected):
-        """Return a linear map from X's columns to the width the trunk reads."""
-        if example.ndim != 2:
-            raise ValueError(
-                "input_adapter=True learns a linear map from the columns of a 2-D "
-                f"X; this X has samples of shape {example.shape[1:]}. Shape X the "
-                "way the source trunk reads it instead."
-            )
-        if expected is None:
-            raise ValueError(
-                "input_adapter=True needs the input width of the source trunk, which "
-                "can be read only when its first layer with weights is nn.Linear "
-                "(or the source is a fitted estimator of this package). Give X the "
-                "shape the trunk reads, or put your own adapter in front of it."
-            )
-        n_features = example.shape[1]
-        adapter = nn.Linear(n_features, expected)
-        if n_features == expected:
-            with torch.no_grad():
-                adapter.weight.copy_(torch.eye(n_features))
-                adapter.bias.zero_()
-        return adapter
 
     def _prepare_for_data(self, X, Y, sample_weight):
         """Resolve ``strategy="auto"``, then run the scratch guard if asked."""

@@ -52,3 +52,30 @@ def parameters_pickled_raw(obj):
 
     Finder(io.BytesIO()).dump(obj)
     return found
+
+
+class SmallCNN(torch.nn.Module):
+    """A user's trunk for (n, 1, 8, 8) images: (n, channels * 9) features."""
+
+    def __init__(self, channels=4, dropout=0.0):
+        super().__init__()
+        self.layers = torch.nn.Sequential(
+            torch.nn.Conv2d(1, channels, 3, stride=2),
+            torch.nn.ReLU(),
+            torch.nn.Dropout(dropout),
+            torch.nn.Flatten(),
+        )
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+class CodeEmbedding(torch.nn.Module):
+    """A user's trunk: column 0 holds integer codes, the others are numeric."""
+
+    def __init__(self, n_codes=10, dim=3):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(n_codes, dim)
+
+    def forward(self, x):
+        return torch.cat([self.embedding(x[:, 0].long()), x[:, 1:]], dim=1)

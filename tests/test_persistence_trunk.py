@@ -12,6 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from _helpers import CodeEmbedding, SmallCNN
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import LRScheduler
 from torch import nn
@@ -26,19 +27,6 @@ from sklearn_mtl import (
 
 KW = dict(max_epochs=3, random_state=0, device="cpu")
 CONFIG = "model.json"
-
-
-class SmallCNN(nn.Module):
-    """(n, 1, 8, 8) images to (n, channels * 9) features."""
-
-    def __init__(self, channels=4):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Conv2d(1, channels, 3, stride=2), nn.ReLU(), nn.Flatten()
-        )
-
-    def forward(self, x):
-        return self.layers(x)
 
 
 class WideCNN(nn.Module):
@@ -67,17 +55,6 @@ class PooledCNN(nn.Module):
 
     def forward(self, x):
         return self.pool(self.conv(x))
-
-
-class CodeEmbedding(nn.Module):
-    """Column 0 holds integer codes; the other columns are numeric."""
-
-    def __init__(self, n_codes=10, dim=3):
-        super().__init__()
-        self.embedding = nn.Embedding(n_codes, dim)
-
-    def forward(self, x):
-        return torch.cat([self.embedding(x[:, 0].long()), x[:, 1:]], dim=1)
 
 
 class NeedsWidth(nn.Module):

@@ -4,41 +4,13 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
-from _helpers import weights_hash
+from _helpers import CodeEmbedding, SmallCNN, weights_hash
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from skorch.callbacks import Checkpoint, LRScheduler
 from torch import nn
 
 from sklearn_mtl import MultiTaskRegressor, TransferEstimator
-
-
-class SmallCNN(nn.Module):
-    """(n, 1, 8, 8) images to (n, channels * 9) features."""
-
-    def __init__(self, channels=4, dropout=0.0):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Conv2d(1, channels, 3, stride=2),
-            nn.ReLU(),
-            nn.Dropout(dropout),
-            nn.Flatten(),
-        )
-
-    def forward(self, x):
-        return self.layers(x)
-
-
-class CodeEmbedding(nn.Module):
-    """Column 0 holds integer codes; the other columns are numeric."""
-
-    def __init__(self, n_codes=10, dim=3):
-        super().__init__()
-        self.embedding = nn.Embedding(n_codes, dim)
-
-    def forward(self, x):
-        return torch.cat([self.embedding(x[:, 0].long()), x[:, 1:]], dim=1)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from _helpers import run_without_cuda
+from _helpers import parameters_pickled_raw, run_without_cuda
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -725,3 +725,15 @@ def test_drawn_tasks_gradients_from_their_rows_equal_the_whole_batch():
     assert rows_are_independent(net.module_)
     assert not rows_are_independent(torch.nn.Sequential(torch.nn.Dropout(0.1)))
     assert not rows_are_independent(torch.nn.BatchNorm1d(3))
+
+
+def test_task_budget_leaves_nothing_pickled_outside_the_device_map():
+    X, Y = make_multitask_regression(
+        n_samples=240, n_features=4, n_tasks=12, random_state=0
+    )
+    model = MultiTaskRegressor(
+        hidden_layer_sizes=(8,), task_weighting="pcgrad", max_epochs=2, random_state=0
+    ).fit(X, Y)  # 12 tasks: each step draws 8 and takes the row-subset path
+    assert parameters_pickled_raw(model) == []
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
