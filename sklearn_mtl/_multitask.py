@@ -1,25 +1,17 @@
 """MultiTaskRegressor: a shared trunk and one head per task."""
 
-from numbers import Integral, Real
+import numpy as np
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
-from sklearn.utils._param_validation import Interval, StrOptions
-
-from ._affinity import AFFINITY_KINDS
-from ._base import BaseNetworkRegressor, check_layer_sizes
-from ._penalties import L2Penalty, SumPenalty, TaskMeanPenalty
-from .modules import (
-    BatchedMLP,
-    MixtureOfExpertsModule,
-    MultiTaskModule,
-    SoftSharingModule,
-    TaskHeadsModule,
-    make_mlp,
-)
+from ._base import LOSSES, BaseNetworkRegressor
+from ._losses import Quantile
+from ._shared_trunk import SharedTrunkMixin
 
 __all__ = ["MultiTaskRegressor"]
 
 
-class MultiTaskRegressor(BaseNetworkRegressor):
+class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
     """Neural multi-task regressor: shared layers, a head per task, missing labels.
 
     The network is a shared trunk (``hidden_layer_sizes``) followed by one
@@ -75,8 +67,15 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         on the shared parameters; ``"lookahead"``, the inter-task affinity of
         Fifty et al. (2021), ``1 - L_j(after a step on task i) / L_j(before)``.
         Averaged over all training steps. None computes nothing extra.
-    loss : {"squared_error", "huber", "absolute_error"}, default="squared_error"
+    loss : {"squared_error", "huber", "absolute_error", "quantile"}, \
+            default="squared_error"
         Per-cell loss. Huber uses ``delta=1`` on the standardised targets.
+        ``"quantile"``: each task predicts every one of ``quantiles`` with the
+        pinball loss (their mean per cell); :meth:`predict` returns the
+        median and :meth:`predict_quantiles` all of them.
+    quantiles : array-like of float, default=(0.1, 0.5, 0.9)
+        With ``loss="quantile"``: increasing values in (0, 1) that include
+        0.5. Ignored otherwise.
     standardize_targets : bool, default=True
         Centre and scale each task on its labelled rows before training;
         predictions are mapped back to the original units.
@@ -140,6 +139,12 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         ``[LRScheduler("CosineAnnealingLR", T_max=50)]`` or
         ``[Checkpoint(monitor="train_loss_best", dirname="ckpt")]``. They are
         deep-copied in every ``fit``.
+    data_parallel : bool, default=False
+        Train across the processes of a ``torchrun --nproc_per_node N`` (or
+        ``accelerate launch``) run: each process takes its share of every
+        mini-batch of ``batch_size`` rows, and per-task losses, gradients and
+        history are those of one process. Every process must call ``fit``
+        on the same data. See :ref:`data-parallel`.
     **trunk__
         ``trunk__<name>=value`` arguments of a ``trunk`` class.
 
@@ -185,22 +190,15 @@ class MultiTaskRegressor(BaseNetworkRegressor):
 
     _architecture_params = (
         *BaseNetworkRegressor._architecture_params,
-        "hidden_layer_sizes",
-        "sharing",
-        "n_experts",
-        "task_affinity",
+        *SharedTrunkMixin._architecture_params,
+        "_quantile_outputs",  # None, or the quantiles that shape the heads
     )
 
     _parameter_constraints: dict = {
         **BaseNetworkRegressor._parameter_constraints,
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "sharing": [StrOptions({"hard", "soft", "mmoe"})],
-        "n_experts": [Interval(Integral, 1, None, closed="left")],
-        "sharing_alpha": [Interval(Real, 0, None, closed="left")],
-        "task_affinity": [StrOptions(set(AFFINITY_KINDS)), None],
+        **SharedTrunkMixin._parameter_constraints,
+        "loss": [StrOptions({*LOSSES, "quantile"})],
+        "quantiles": ["array-like"],
     }
 
     def __init__(
@@ -216,6 +214,7 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         sharing_alpha=0.3,
         task_affinity=None,
         loss="squared_error",
+        quantiles=(0.1, 0.5, 0.9),
         standardize_targets=True,
         optimizer="adam",
         lr=1e-3,
@@ -232,6 +231,7 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         warm_start=False,
         trunk=None,
         callbacks=None,
+        data_parallel=False,
         **trunk__,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -245,6 +245,7 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         self.sharing_alpha = sharing_alpha
         self.task_affinity = task_affinity
         self.loss = loss
+        self.quantiles = quantiles
         self.standardize_targets = standardize_targets
         self.optimizer = optimizer
         self.lr = lr
@@ -261,62 +262,72 @@ class MultiTaskRegressor(BaseNetworkRegressor):
         self.warm_start = warm_start
         self.trunk = trunk
         self.callbacks = callbacks
+        self.data_parallel = data_parallel
         self._set_trunk_params(trunk__)
 
+    # ---- quantile regression -------------------------------------------
     @property
-    def task_affinity_(self):
-        """How training each task moved the others; needs ``task_affinity``."""
-        recorder = getattr(self.net_, "affinity_", None)
-        if recorder is None:
-            raise AttributeError(
-                "task_affinity_ is recorded only when the model is fitted with "
-                "task_affinity='gradient_cosine' or 'lookahead'."
-            )
-        return recorder.result()
+    def _quantile_outputs(self):
+        """The quantiles each task predicts with ``loss="quantile"``, else None."""
+        if self.loss != "quantile":
+            return None
+        return tuple(float(q) for q in np.ravel(self.quantiles))
 
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
-        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        if self._custom_trunk() and self.sharing != "hard":
+        if self.loss != "quantile":
+            return
+        q = np.asarray(self.quantiles, dtype=float)
+        if not (
+            q.ndim == 1
+            and q.size
+            and np.all((q > 0) & (q < 1))
+            and np.all(np.diff(q) > 0)
+            and np.any(q == 0.5)
+        ):
             raise ValueError(
-                f"sharing={self.sharing!r} builds per-task or expert copies of the "
-                "built-in MLP trunk; with a custom trunk use sharing='hard' (one "
-                "trunk, a head per task), or build the sharing into your trunk."
-            )
-        if self.sharing != "hard" and not hidden:
-            raise ValueError(
-                f"sharing={self.sharing!r} needs at least one hidden layer in "
-                "hidden_layer_sizes (the per-task trunks or the experts)."
+                f"quantiles must be a 1-D list of increasing values in (0, 1) that "
+                f"include 0.5 "
+                f"(the median, which predict returns); got {self.quantiles!r}."
             )
 
-    def _net_kwargs(self):
-        return {"task_affinity": self.task_affinity}
+    def _task_losses(self, n_tasks):
+        if self.loss == "quantile":
+            return [Quantile(self._quantile_outputs)] * n_tasks
+        return super()._task_losses(n_tasks)
 
-    def _build_penalty(self, module):
-        penalties = [L2Penalty(self.alpha)] if self.alpha > 0 else []
-        if self.sharing_alpha > 0:
-            penalties.append(TaskMeanPenalty(self.sharing_alpha))
-        if len(penalties) < 2:
-            return penalties[0] if penalties else None
-        return SumPenalty(*penalties)
+    def _predict_standardized(self, X):
+        out = super()._predict_standardized(X)
+        if self.loss != "quantile":
+            return out
+        q = self._quantile_outputs
+        # sorted per row: quantiles never cross (monotone rearrangement)
+        return np.sort(out.reshape(len(out), -1, len(q)), axis=-1)[..., q.index(0.5)]
 
-    def _build_module(self, n_features, n_tasks, example=None):
-        hidden = check_layer_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
-        head = check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
-        if self._custom_trunk():
-            trunk, width = self._user_trunk(example)
-        elif self.sharing == "hard":
-            trunk = make_mlp(n_features, hidden, self.activation, self.dropout)
-            width = trunk.out_features
-        else:
-            copies = n_tasks if self.sharing == "soft" else self.n_experts
-            trunk = BatchedMLP(
-                n_features, copies, hidden, self.activation, self.dropout
+    def predict_quantiles(self, X):
+        """Predict each task's ``quantiles`` (needs ``loss="quantile"``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        quantiles : ndarray of shape (n_samples, n_tasks, n_quantiles)
+            In target units, in the order of ``quantiles``; ``(n_samples,
+            n_quantiles)`` for a model fitted on a 1-D ``y``. Each row's
+            quantiles are sorted, so they never cross (the monotone
+            rearrangement of Chernozhukov et al. 2010); column
+            ``quantiles.index(0.5)`` is :meth:`predict`.
+        """
+        check_is_fitted(self)
+        if self.loss != "quantile":
+            raise AttributeError(
+                "predict_quantiles needs a model fitted with loss='quantile'."
             )
-            width = trunk.out_features
-        heads = TaskHeadsModule(width, n_tasks, head, self.activation, self.dropout)
-        if self.sharing == "soft":
-            return SoftSharingModule(trunk, heads)
-        if self.sharing == "mmoe":
-            return MixtureOfExpertsModule(trunk, n_tasks, heads)
-        return MultiTaskModule(trunk, heads)
+        X = self._validate_X(X, reset=False)
+        raw = BaseNetworkRegressor._predict_standardized(self, X)
+        out = np.sort(raw.reshape(len(raw), self.n_tasks_, -1), axis=-1)
+        out = out * self._target_scale[:, None] + self._target_mean[:, None]
+        return out[:, 0] if self._y_is_1d else out

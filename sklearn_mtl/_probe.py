@@ -9,14 +9,35 @@ toward zero: with little target data the probe stays at the source's head,
 with more data it moves away as far as cross-validation supports.
 """
 
-import numpy as np
-from sklearn.linear_model import Ridge, RidgeCV
+import inspect
+import warnings
 
-__all__ = ["fit_linear_probe"]
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import (
+    LogisticRegression,
+    LogisticRegressionCV,
+    Ridge,
+    RidgeCV,
+)
+from sklearn.model_selection import StratifiedKFold
+
+__all__ = ["fit_linear_probe", "fit_logistic_probe"]
 
 ALPHAS = np.logspace(-4, 4, 17)
 MIN_ROWS_FOR_CV = 3
 ROWS_PER_DEGREE_OF_FREEDOM = 5
+# inverse strengths the logistic probe chooses from, by cross-validated log-loss
+LOGISTIC_CS = np.logspace(-4, 4, 9)
+LOGISTIC_FOLDS = 5
+# logit offset of a class the probe's rows never show (probability ~ e^-10)
+ABSENT_CLASS_LOGIT = -10.0
+# scikit-learn >= 1.8 warns unless these are set; earlier versions lack them
+_LOGISTIC_CV_OPTIONS = {
+    name: value
+    for name, value in {"l1_ratios": (0.0,), "use_legacy_attributes": False}.items()
+    if name in inspect.signature(LogisticRegressionCV).parameters
+}
 
 
 def fit_linear_probe(features, Z, cell_weights, prior_weight=None, prior_bias=None):
@@ -106,3 +127,78 @@ def _one_standard_error_choice(errors, weights):
     best = int(np.argmin(mean))
     spread = np.sqrt(w @ (errors[:, best] - mean[best]) ** 2 / max(len(w) - 1, 1))
     return int(np.flatnonzero(mean <= mean[best] + spread)[0])
+
+
+def fit_logistic_probe(features, codes, cell_weights, task_losses):
+    """Logistic-regression head per classification task on the trunk's features.
+
+    Each task's strength ``C`` is chosen by stratified K-fold log-loss
+    (sklearn's ``LogisticRegressionCV``, up to 5 folds, as many as the rarest
+    class allows); with fewer than 2 rows in some class, ``C = 1``. The
+    features are standardised for the solver and the coefficients mapped
+    back, so the head reads the raw features.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_samples, d)
+        Trunk features.
+    codes : ndarray of shape (n_samples, n_tasks)
+        Class codes (ignored where ``cell_weights`` is 0).
+    cell_weights : ndarray of shape (n_samples, n_tasks)
+        Sample (and class) weight where labelled, 0 elsewhere.
+    task_losses : list of TaskLoss
+        Each task's loss: ``n_outputs`` 1 (binary: the logit of class 1) or
+        ``K`` (one logit per class).
+
+    Returns
+    -------
+    weight : ndarray of shape (n_outputs, d)
+    bias : ndarray of shape (n_outputs,)
+    alphas : ndarray of shape (n_tasks,)
+        ``1 / C`` chosen for each task; ``inf`` where no probe was fitted
+        (a single class).
+    """
+    d = features.shape[1]
+    widths = [loss.n_outputs for loss in task_losses]
+    starts = np.concatenate(([0], np.cumsum(widths)[:-1])).astype(int)
+    weight, bias = np.zeros((sum(widths), d)), np.zeros(sum(widths))
+    alphas = np.full(len(task_losses), np.inf)
+    mean, std = features.mean(axis=0), features.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    for t, (start, width) in enumerate(zip(starts, widths, strict=True)):
+        rows = cell_weights[:, t] > 0
+        y = codes[rows, t].astype(int)
+        present = np.unique(y)
+        if len(present) < 2:
+            continue
+        F, w = (features[rows] - mean) / std, cell_weights[rows, t]
+        folds = min(LOGISTIC_FOLDS, int(np.bincount(y)[present].min()))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            if folds >= 2:
+                model = LogisticRegressionCV(
+                    Cs=LOGISTIC_CS,
+                    cv=StratifiedKFold(folds, shuffle=True, random_state=0),
+                    scoring="neg_log_loss",
+                    max_iter=1000,
+                    **_LOGISTIC_CV_OPTIONS,
+                ).fit(F, y, sample_weight=w)
+                C = float(np.ravel(model.C_)[0])
+            else:
+                C = 1.0
+                model = LogisticRegression(C=C, max_iter=1000).fit(
+                    F, y, sample_weight=w
+                )
+        coef = model.coef_ / std  # back to raw features
+        intercept = model.intercept_ - coef @ mean
+        if width == 1:  # binary: the logit of class 1
+            weight[start], bias[start] = coef[0], intercept[0]
+        else:
+            rows_out = start + present
+            if len(present) == 2:  # sklearn's one logit for two present classes
+                coef = np.vstack([np.zeros(d), coef[0]])
+                intercept = np.array([0.0, intercept[0]])
+            bias[start : start + width] = intercept.min() + ABSENT_CLASS_LOGIT
+            weight[rows_out], bias[rows_out] = coef, intercept
+        alphas[t] = 1.0 / C
+    return weight, bias, alphas

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from torch import nn
 
-from ._base import BaseNetworkRegressor
+from ._base import BaseNetwork
 from .modules import TaskHeadsModule
 
 __all__ = ["Source", "check_feature_names", "linear_adapter", "resolve_source"]
@@ -80,8 +80,8 @@ def resolve_source(source):
 
     Parameters
     ----------
-    source : fitted MultiTaskRegressor or TransferEstimator, FrozenEstimator of \
-            one, fitted skorch NeuralNet, or torch.nn.Module
+    source : fitted estimator of this package, FrozenEstimator of one, \
+            fitted skorch NeuralNet, or torch.nn.Module
         The pretrained model. A plain module is taken as the trunk itself
         (or its ``.trunk`` when it has one).
 
@@ -99,7 +99,7 @@ def resolve_source(source):
     """
     if isinstance(source, FrozenEstimator):
         source = source.estimator
-    if isinstance(source, BaseNetworkRegressor):
+    if isinstance(source, BaseNetwork):
         name = type(source).__name__
         check_is_fitted(
             source,
@@ -108,7 +108,13 @@ def resolve_source(source):
         )
         module = source.net_.module_
         heads = module.heads
-        linear = isinstance(heads, TaskHeadsModule) and heads.output is not None
+        # a regressor's linear heads are a prior for a new regression head;
+        # a classifier's logits are not
+        linear = (
+            isinstance(heads, TaskHeadsModule)
+            and heads.output is not None
+            and getattr(source, "_classes", None) is None
+        )
         return Source(
             trunk=module.trunk,
             head=heads.output if linear else None,
@@ -138,7 +144,7 @@ def resolve_source(source):
         )
         return Source(trunk=trunk, n_features=_input_width(trunk))
     raise TypeError(
-        "source must be a fitted MultiTaskRegressor or TransferEstimator (or a "
+        "source must be a fitted estimator of sklearn_mtl (or a "
         "FrozenEstimator of one), a fitted skorch NeuralNet, a torch.nn.Module trunk, "
         f"or None; got {type(source).__name__}."
     )

@@ -13,8 +13,8 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 
-from ._base import seeded_global_rng
 from ._checks import mask_aware_split
+from ._rng import seeded_global_rng
 from ._sources import resolve_source
 
 __all__ = [
@@ -64,7 +64,7 @@ class NegativeTransferGuards:
                     verbose=0,
                     warm_start=False,
                 )
-                model._inner_fit = True
+                _prepare_inner(self, model)
                 model.fit(X[train], Y[train], sample_weight=sample_weight[train])
                 fold_squared, fold_weight = _held_out_errors(
                     model, X[test], Y[test], sample_weight[test], spread
@@ -107,7 +107,7 @@ class NegativeTransferGuards:
         spread = _task_spread(Y)
         squared = {}
         for name, model in candidates.items():
-            model._inner_fit = True
+            _prepare_inner(self, model)
             model.fit(X[train], Y[train], sample_weight=sample_weight[train])
             squared[name], weight = _held_out_errors(
                 model, X[valid], Y[valid], sample_weight[valid], spread
@@ -138,16 +138,42 @@ def _task_spread(Y):
     return np.where((spread > 0) & np.isfinite(spread), spread, 1.0)
 
 
+def _prepare_inner(estimator, model):
+    """Mark a guard's candidate; a classifier's keeps the estimator's classes.
+
+    The guards fit candidates on the class codes ``0 .. K-1`` of the rows of
+    ``X``; declaring all of them keeps every candidate's outputs aligned even
+    when a fold lacks a class.
+    """
+    model._inner_fit = True
+    classes = getattr(estimator, "_classes", None)
+    if classes is not None:
+        model._declared_classes = [
+            None if c is None else np.arange(len(c), dtype=float) for c in classes
+        ]
+
+
 def _held_out_errors(model, X, Y, sample_weight, spread):
-    """Squared errors in units of ``spread`` of each labelled cell, and weights.
+    """Per-cell held-out errors of the labelled cells, and their weights.
 
     Returns two flat arrays over the labelled cells of ``Y``: the squared
-    standardised residual of ``model``'s prediction, and the row's weight.
+    standardised residual of ``model``'s prediction (in units of ``spread``)
+    for a regressor, the cross-entropy of the true class for a classifier
+    (``Y`` holding class codes), and the row's weight.
     """
-    pred = model.predict(X).reshape(len(X), -1)
     labelled = ~np.isnan(Y)
-    residual = (pred - Y) / spread
     weight = np.broadcast_to(sample_weight[:, None], Y.shape)
+    if getattr(model, "_classes", None) is not None:
+        proba = model.predict_proba(X)
+        proba = [proba] if isinstance(proba, np.ndarray) else proba
+        errors = np.zeros(Y.shape)
+        for t, p in enumerate(proba):
+            rows = labelled[:, t]
+            true = p[rows, Y[rows, t].astype(int)]
+            errors[rows, t] = -np.log(np.clip(true, 1e-15, None))
+        return errors[labelled], weight[labelled]
+    pred = model.predict(X).reshape(len(X), -1)
+    residual = (pred - Y) / spread
     return residual[labelled] ** 2, weight[labelled]
 
 

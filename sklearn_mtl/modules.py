@@ -200,13 +200,27 @@ class TaskHeadsModule(nn.Module):
         Non-linearity between head layers (a key of ``ACTIVATIONS``).
     dropout : float, default=0.0
         Dropout after each hidden head layer.
+    output_tasks : sequence of int, default=None
+        For a task with several outputs (a class's logit, a quantile), the
+        task of each output: with per-task features ``(n_feature_tasks, n, d)``
+        output ``j`` reads those of task ``output_tasks[j]``. None: one output
+        per task. Each output has its own head layers.
     """
 
     def __init__(
-        self, n_inputs, n_tasks, layer_sizes=(), activation="relu", dropout=0.0
+        self,
+        n_inputs,
+        n_tasks,
+        layer_sizes=(),
+        activation="relu",
+        dropout=0.0,
+        output_tasks=None,
     ):
         super().__init__()
         self.n_tasks = n_tasks
+        self.output_tasks = None
+        if output_tasks is not None and list(output_tasks) != list(range(n_tasks)):
+            self.output_tasks = tuple(int(t) for t in output_tasks)
         self.output = None
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -233,6 +247,8 @@ class TaskHeadsModule(nn.Module):
         ``h`` is ``(n, d)`` (features shared by every task) or
         ``(n_tasks, n, d)`` (each task's own features).
         """
+        if h.dim() == 3 and self.output_tasks is not None:
+            h = h[list(self.output_tasks)]  # each output reads its task's features
         if self.output is not None:
             if h.dim() == 3:
                 return (

@@ -17,7 +17,7 @@ from sklearn.utils import Bunch, check_array
 from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseNetworkRegressor
+from ._base import BaseNetwork
 from ._net import eval_in_chunks
 from ._probe import ALPHAS
 from ._sources import resolve_source
@@ -55,7 +55,7 @@ def _source_features(source, X):
     """
     parts = resolve_source(source)
     estimator = source.estimator if isinstance(source, FrozenEstimator) else source
-    if isinstance(estimator, BaseNetworkRegressor):
+    if isinstance(estimator, BaseNetwork):
         # checks the feature count and names against the source's fit
         X = validate_data(estimator, X, reset=False, dtype=[np.float64, np.float32])
     else:

@@ -319,7 +319,7 @@ def test_unfitted_source_is_a_clear_error(problem):
 def test_unsupported_source_type(problem):
     X, Y = problem
     with pytest.raises(
-        TypeError, match="source must be a fitted MultiTaskRegressor.*got str"
+        TypeError, match="source must be a fitted estimator of sklearn_mtl.*got str"
     ):
         TransferEstimator(source="model.pkl").fit(X[:20], Y[:20, 0])
 

@@ -4,8 +4,11 @@ from torch import nn
 
 from .. import weighting
 from .._base import OPTIMIZERS
+from .._classifier import MultiTaskClassifier
+from .._mixed import MixedTaskEstimator
 from .._multitask import MultiTaskRegressor
 from .._transfer import TransferEstimator
+from .._transfer_classifier import TransferClassifier
 from ..weighting import TaskWeighting
 
 __all__ = [
@@ -21,7 +24,16 @@ __all__ = [
     "weighting_name",
 ]
 
-MODEL_CLASSES = {cls.__name__: cls for cls in (MultiTaskRegressor, TransferEstimator)}
+MODEL_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        MultiTaskRegressor,
+        MultiTaskClassifier,
+        MixedTaskEstimator,
+        TransferEstimator,
+        TransferClassifier,
+    )
+}
 # the torch.optim classes the package builds (see ``optimizer``), by name
 OPTIMIZER_CLASSES = {cls.__name__: cls for cls, _ in OPTIMIZERS.values()}
 # the per-parameter state each of them keeps

@@ -120,6 +120,21 @@ class Decoder:
     def _tuple(self, value):
         return tuple(expect(self.decode(value["__tuple__"]), list, "__tuple__"))
 
+    def _items(self, value):
+        pairs = expect(value["__items__"], list, "__items__")
+        out = {}
+        for pair in pairs:
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], (str, bool, int, float))
+            ):
+                raise ModelFileError("__items__ entries must be [key, value] pairs.")
+            if pair[0] in out:
+                raise ModelFileError(f"__items__ repeats the key {pair[0]!r}.")
+            out[pair[0]] = self.decode(pair[1])
+        return out
+
     def _float(self, value):
         text = value["__float__"]
         if text not in ("nan", "inf", "-inf"):
@@ -208,6 +223,7 @@ class Decoder:
         "__tensor__": lambda self, v: self._tensor(v["__tensor__"]),
         "__ndarray__": lambda self, v: self._tensor(v["__ndarray__"]).numpy(),
         "__tuple__": _tuple,
+        "__items__": _items,
         "__float__": _float,
         "__strings__": _strings,
         "__weighting__": _weighting,

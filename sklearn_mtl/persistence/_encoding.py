@@ -131,13 +131,24 @@ class Encoder:
         )
 
     def _mapping(self, mapping, key):
-        for k in mapping:
-            if not isinstance(k, str) or k.startswith("__"):
-                raise TypeError(
-                    f"Cannot save {key}: dict keys must be strings that do not "
-                    f"start with '__', got {k!r}."
-                )
+        if not all(isinstance(k, str) and not k.startswith("__") for k in mapping):
+            return self._items(mapping, key)
         return {k: self.encode(v, f"{key}.{k}") for k, v in mapping.items()}
+
+    def _items(self, mapping, key):
+        """Encode a dict whose keys are not all plain strings (class labels)."""
+        pairs = []
+        for i, (k, v) in enumerate(mapping.items()):
+            plain = k.item() if isinstance(k, np.generic) else k
+            if not isinstance(plain, (str, bool, int, float)) or (
+                isinstance(plain, float) and not math.isfinite(plain)
+            ):
+                raise TypeError(
+                    f"Cannot save {key}: dict keys must be strings, numbers or "
+                    f"booleans, got {k!r}."
+                )
+            pairs.append([plain, self.encode(v, f"{key}.{i}")])
+        return {"__items__": pairs}
 
     def _optimizer(self, optimizer, key):
         state_dict = optimizer.state_dict()

@@ -4,7 +4,9 @@ import math
 
 import numpy as np
 
-from .._transfer import STRATEGIES, TransferEstimator
+from .._classifier import LabelledTasksMixin
+from .._mixed import MixedTaskEstimator
+from .._transfer_base import STRATEGIES, TransferMixin
 from ._errors import ModelFileError
 
 __all__ = ["check_fitted_values", "required_attributes"]
@@ -19,6 +21,12 @@ REQUIRED_ATTRIBUTES = (
 )
 # what fit sets on a TransferEstimator besides the attributes above
 TRANSFER_ATTRIBUTES = ("_strategy", "strategy_", "kept_")
+# ... and on a classifier
+CLASSIFIER_ATTRIBUTES = ("_classes", "classes_")
+# ... and on a mixed-task estimator
+MIXED_ATTRIBUTES = ("task_types_", "loss_scales_")
+# most classes a file may declare over all tasks (each is an output)
+MAX_CLASSES = 2**20
 # most features and tasks a file may declare (the arrays of the file bound
 # the tasks further; features are checked against the network's weights)
 MAX_COUNT = 2**40
@@ -34,7 +42,11 @@ MAX_SAMPLE_DIMENSIONS = 16
 
 def required_attributes(cls):
     """Return the fitted attributes a file must hold for a ``cls`` model."""
-    extra = TRANSFER_ATTRIBUTES if issubclass(cls, TransferEstimator) else ()
+    extra = TRANSFER_ATTRIBUTES if issubclass(cls, TransferMixin) else ()
+    if issubclass(cls, LabelledTasksMixin):
+        extra = (*extra, *CLASSIFIER_ATTRIBUTES)
+    if issubclass(cls, MixedTaskEstimator):
+        extra = (*extra, *MIXED_ATTRIBUTES)
     return (*REQUIRED_ATTRIBUTES, *extra)
 
 
@@ -76,8 +88,78 @@ def check_fitted_values(estimator):
         raise ModelFileError("_y_is_1d must be a bool in the file.")
     _check_moments(estimator)
     _check_input_shape(estimator)
-    if isinstance(estimator, TransferEstimator):
+    if isinstance(estimator, TransferMixin):
         _check_transfer(estimator)
+    if isinstance(estimator, LabelledTasksMixin):
+        _check_classes(estimator)
+
+
+def _check_classes(estimator):
+    """Raise unless the classes are one sorted array of unique labels per task.
+
+    A mixed-task estimator's regression tasks have None instead, and its
+    loss scales are one positive float per task.
+    """
+    n_tasks = estimator.n_tasks_
+    kinds = getattr(estimator, "task_types_", ["classification"] * n_tasks)
+    classes = estimator._classes
+    if not (
+        isinstance(kinds, list)
+        and len(kinds) == n_tasks
+        and isinstance(classes, list)
+        and len(classes) == n_tasks
+        and all(
+            (c is None) if kind == "regression" else _sane_classes(c)
+            for kind, c in zip(kinds, classes, strict=True)
+        )
+        and sum(c.size for c in classes if c is not None) <= MAX_CLASSES
+    ):
+        raise ModelFileError(
+            f"_classes must be a list of {n_tasks} sorted arrays of unique labels "
+            f"(None for a regression task; at most {MAX_CLASSES} classes in all) "
+            "in the file."
+        )
+    public = estimator.classes_
+    expected = classes[0] if estimator._y_is_1d else classes
+    if isinstance(estimator, MixedTaskEstimator):
+        expected = classes  # a list, whatever the number of tasks
+        scales = estimator.loss_scales_
+        if not (
+            isinstance(scales, np.ndarray)
+            and scales.shape == (n_tasks,)
+            and scales.dtype == np.float64
+            and np.all(np.isfinite(scales) & (scales > 0))
+        ):
+            raise ModelFileError(
+                f"loss_scales_ must be {n_tasks} positive floats in the file."
+            )
+    if not _same_classes(public, expected):
+        raise ModelFileError("classes_ does not match _classes in the file.")
+
+
+def _sane_classes(c):
+    return (
+        isinstance(c, np.ndarray)
+        and c.ndim == 1
+        and c.size >= 1
+        and c.dtype.kind in "biufU"
+        and (c.dtype.kind != "f" or bool(np.all(np.isfinite(c))))
+        and np.array_equal(np.unique(c), c)
+    )
+
+
+def _same_classes(public, expected):
+    if isinstance(expected, np.ndarray):
+        return isinstance(public, np.ndarray) and np.array_equal(public, expected)
+    return (
+        isinstance(public, list)
+        and len(public) == len(expected)
+        and all(
+            (a is None and b is None)
+            or (a is not None and b is not None and np.array_equal(a, b))
+            for a, b in zip(public, expected, strict=True)
+        )
+    )
 
 
 def _check_moments(estimator):
