@@ -9,12 +9,21 @@ the same run.
 
     python benchmarks/bench_speed.py            # 50,000 x 64, 8 tasks, 15 epochs
     python benchmarks/bench_speed.py --quick    # a smaller shape for a smoke run
+    python benchmarks/bench_speed.py --hidden 16 --skip-slow  # per-step overhead
+    python benchmarks/bench_speed.py --predict     # predict per call, each precision
+    python benchmarks/bench_speed.py --many-tasks  # 139 and 1,000 tasks vs 1 output
+    python benchmarks/bench_speed.py --profile     # where one epoch's time goes
+
+``--predict``, ``--many-tasks`` and ``--profile`` run only their own table.
 """
 
 import argparse
 import copy
+import cProfile
+import io
 import os
 import platform
+import pstats
 import statistics
 import time
 import warnings
@@ -26,6 +35,7 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.neural_network import MLPRegressor
 from skorch import NeuralNetRegressor
 
+import sklearn_mtl
 from sklearn_mtl import MultiTaskRegressor
 from sklearn_mtl.datasets import make_multitask_regression
 from sklearn_mtl.modules import MultiTaskModule, TaskHeadsModule, make_mlp
@@ -97,6 +107,214 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
+def median_time(fn, repeats):
+    """Median seconds of ``fn()`` over ``repeats`` calls, after one warm-up."""
+    fn()
+    return statistics.median(timed(fn)[0] for _ in range(repeats))
+
+
+def bench_predict(X_train, Y_train, X_test, hidden, settings, repeats):
+    """Predict per call at each precision, against floors paying their own costs.
+
+    The float32 floor converts X to a float32 tensor and runs the module; the
+    float64 floor also copies the module to float64 on every call, as a loop
+    without a cache must. The estimator validates X, reuses its frozen copy
+    of the module, and returns float64 in the units of y.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MultiTaskRegressor(max_epochs=2, **settings).fit(X_train, Y_train)
+    module = model.net_.module_
+    floor = Floor(hidden, 0, 256, 1e-3, 0)
+    floor.module = module
+    calls = max(20, 5 * repeats)
+    print()
+    print(
+        "| rows | precision | floor ms | MultiTaskRegressor ms | ratio | "
+        "of which validation ms |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for n_rows in (1, 100, len(X_test)):
+        X = X_test[:n_rows]
+        for name, dtype in (("float32", torch.float32), ("float64", torch.float64)):
+            model.set_params(predict_dtype=name)
+            # interleaved medians: the two are measured in turn, call by call
+            pairs = [
+                (
+                    median_time(lambda X=X, d=dtype: floor.predict(X, d), 3),
+                    median_time(lambda X=X: model.predict(X), 3),
+                )
+                for _ in range(calls)
+            ]
+            floor_s = statistics.median(a for a, _ in pairs)
+            ours_s = statistics.median(b for _, b in pairs)
+            check_s = median_time(lambda X=X: model._validate_X(X, reset=False), 9)
+            print(
+                f"| {n_rows:,} | {name} | {floor_s * 1e3:.3f} | "
+                f"{ours_s * 1e3:.3f} | {ours_s / floor_s:.2f}x | {check_s * 1e3:.3f} |"
+            )
+
+
+def one_label_per_row(n_rows, n_features, n_tasks, seed):
+    """Rows labelled for one task each (as School's students): X, Y and pooled y."""
+    X, Y = make_multitask_regression(
+        n_samples=n_rows,
+        n_features=n_features,
+        n_tasks=n_tasks,
+        noise=0.1,
+        random_state=seed,
+    )
+    # every task gets rows: n_rows // n_tasks or one more
+    task = np.random.default_rng(seed).permutation(np.arange(n_rows) % n_tasks)
+    pooled = Y[np.arange(n_rows), task]
+    Y_masked = np.full_like(Y, np.nan)
+    Y_masked[np.arange(n_rows), task] = pooled
+    return X, Y_masked, pooled
+
+
+def bench_many_tasks(hidden, settings, repeats, quick=False):
+    """Seconds per epoch with many tasks against the same network with one output."""
+    n_rows, n_features, epochs = (5_000, 32, 2) if quick else (20_000, 32, 3)
+    print(
+        f"{n_rows} rows x {n_features} features, one label per row, equal "
+        f"weighting, {epochs} epochs per fit, {repeats} repeats (median epoch of "
+        "each fit, as skorch's history records it)"
+    )
+    print()
+    print(
+        "| tasks | s / epoch | same network, one output: s / epoch | ratio | "
+        "floor: T outputs / 1 output |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for n_tasks in (139, 1000):
+        X, Y, pooled = one_label_per_row(n_rows, n_features, n_tasks, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit_for_epochs(X[:500], pooled[:500], epochs, settings)  # warm-up
+            # interleaved: the two fits take turns, so load changes hit both
+            times = []  # epoch durations skorch records: no per-fit costs
+            for _ in range(repeats):
+                many = fit_for_epochs(X, Y, epochs, settings)
+                one = fit_for_epochs(X, pooled, epochs, settings)
+                many_s, one_s = (
+                    statistics.median(model.history_[:, "dur"]) for model in (many, one)
+                )
+                # the hand-written loop with T outputs (unlabelled cells as 0,
+                # plain MSE) against 1: what the T heads cost by themselves
+                floor_many, _ = timed(lambda X=X, Y=Y: floor_fit(X, Y, hidden, epochs))
+                floor_one, _ = timed(
+                    lambda X=X, y=pooled: floor_fit(X, y[:, None], hidden, epochs)
+                )
+                times.append((many_s, one_s, floor_many / floor_one))
+        many = statistics.median(t[0] for t in times)
+        one = statistics.median(t[1] for t in times)
+        heads = statistics.median(t[2] for t in times)
+        print(
+            f"| {n_tasks:,} | {many:.3f} | {one:.3f} | {many / one:.2f}x | "
+            f"{heads:.2f}x |"
+        )
+
+
+def floor_fit(X, Y, hidden, epochs):
+    """The hand-written loop on ``Y`` with NaN cells as 0."""
+    return Floor(hidden, epochs, 256, 1e-3, 0).fit(X, np.nan_to_num(Y))
+
+
+def fit_for_epochs(X, y, epochs, settings):
+    """Fit MultiTaskRegressor with equal task weights for exactly ``epochs``."""
+    model = MultiTaskRegressor(
+        max_epochs=epochs,
+        n_iter_no_change=epochs + 1,
+        task_weighting="equal",
+        **settings,
+    )
+    return model.fit(X, y)
+
+
+def profile_fit(X_train, Y_train, settings, epochs, repeats=9):
+    """Print the functions that take the most time in ``epochs`` epochs of fit."""
+    model = MultiTaskRegressor(
+        max_epochs=epochs, n_iter_no_change=epochs + 1, **settings
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X_train[:2000], Y_train[:2000])  # warm-up
+        profiler = cProfile.Profile()
+        profiler.enable()
+        model.fit(X_train, Y_train)
+        profiler.disable()
+    steps = epochs * -(-len(X_train) // settings["batch_size"])
+    stream = io.StringIO()
+    stats = pstats.Stats(profiler, stream=stream)
+    total = stats.total_tt
+    per_step = total / steps * 1e6
+    print(f"{steps} steps, {total:.2f} s under cProfile, {per_step:.0f} us/step")
+    stats.sort_stats("tottime").print_stats(20)
+    print(stream.getvalue())
+    step_costs(model, X_train, Y_train, repeats)
+
+
+def step_costs(model, X, Y, repeats=9):
+    """Microseconds per training step, one piece added at a time (no profiler).
+
+    Every row runs one epoch of the same batches on the fitted net: the
+    floor's step (plain MSE), the same step with the net's masked per-task
+    loss, skorch's ``train_step`` (closure, hooks), and the whole epoch loop
+    (``run_single_epoch``: batching, history). Medians of ``repeats`` epochs,
+    taken in turn.
+    """
+    from sklearn_mtl._net import TensorData
+
+    net = model.net_
+    Z = (Y - model._target_mean) / model._target_scale
+    data = TensorData(
+        *(torch.tensor(a, dtype=torch.float32) for a in (X, Z, np.ones_like(Z)))
+    )
+    iterator = net.get_iterator(data, training=True)
+    batches = list(iterator)
+    module, optimizer = net.module_, net.optimizer_
+
+    def floor_step():
+        for Xb, (Yb, _) in batches:
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(module(Xb), Yb).backward()
+            optimizer.step()
+
+    def masked_loss_step():
+        for Xb, yb in batches:
+            optimizer.zero_grad()
+            net.get_loss(module(Xb), yb, training=True).backward()
+            optimizer.step()
+
+    def skorch_train_step():
+        for batch in batches:
+            net.train_step(batch)
+
+    def epoch_loop():
+        net.notify("on_epoch_begin", dataset_train=data, dataset_valid=None)
+        net.run_single_epoch(iterator, True, "train", net.train_step)
+
+    pieces = {
+        "floor step (MSE, Adam)": floor_step,
+        "+ masked per-task loss": masked_loss_step,
+        "skorch train_step (closure, hooks)": skorch_train_step,
+        "whole epoch loop (batching, history)": epoch_loop,
+    }
+    times = {name: [] for name in pieces}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fn in pieces.values():
+            fn()  # warm-up
+        for _ in range(repeats):  # round robin: load changes hit every row
+            for name, fn in pieces.items():
+                times[name].append(timed(fn)[0])
+    print("| per training step | us |")
+    print("| --- | ---: |")
+    for name, seconds in times.items():
+        seconds = statistics.median(seconds)
+        print(f"| {name} | {seconds / len(batches) * 1e6:.0f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 rows, 5 epochs")
@@ -112,6 +330,25 @@ def main():
         default="256,256",
         help="trunk widths, comma-separated; a small trunk (16) shows the "
         "per-step overhead that a GPU fit of a small network is bound by",
+    )
+    parser.add_argument(
+        "--predict",
+        action="store_true",
+        help="only predict: 1, 100 and 10,000 rows at each precision against "
+        "floors that pay their own per-call costs",
+    )
+    parser.add_argument(
+        "--many-tasks",
+        action="store_true",
+        help="only seconds per epoch at 139 and 1,000 tasks (one label per row, "
+        "equal weighting) against the same network with a single output",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only a cProfile of MultiTaskRegressor's fit (the functions "
+        "taking the most time), then microseconds per training step: the "
+        "floor's step, with the masked loss, skorch's train_step, the loop",
     )
     args = parser.parse_args()
 
@@ -141,8 +378,33 @@ def main():
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
         f"{platform.processor() or platform.machine()}, OPENBLAS_CORETYPE="
-        f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
+        f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, sklearn_mtl from "
+        f"{os.path.dirname(sklearn_mtl.__file__)}"
     )
+    settings = {
+        "hidden_layer_sizes": hidden,
+        "alpha": 0.0,
+        "sharing_alpha": 0.0,
+        "lr": lr,
+        "batch_size": batch_size,
+        "device": device,
+        "random_state": 0,
+    }
+    if args.predict:
+        bench_predict(X_train, Y_train, X_test, hidden, settings, args.repeats)
+        return
+    if args.many_tasks:
+        bench_many_tasks(hidden, settings, args.repeats, quick=args.quick)
+        return
+    if args.profile:
+        profile_fit(
+            X_train,
+            Y_train,
+            settings,
+            epochs=2 if args.quick else 3,
+            repeats=3 * args.repeats,
+        )
+        return
 
     def mtr():
         return MultiTaskRegressor(

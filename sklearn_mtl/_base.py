@@ -1,14 +1,11 @@
-"""The private base both estimators share: knobs, validation, device, fit/predict."""
+"""The private base every estimator shares: knobs, validation, device, fit/predict."""
 
-import threading
 from abc import ABCMeta, abstractmethod
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import (
     check_array,
@@ -21,14 +18,18 @@ from ._callbacks import BestWeightsEarlyStopping
 from ._checks import (
     check_layer_sizes,
     check_training_weights,
+    is_plain_array_as_fitted,
     loss_of_zero,
     mask_aware_split,
     resolve_device,
 )
+from ._distributed import shared_random_state, start_data_parallel
 from ._inference import inference_module
+from ._losses import Regression, TaskLossCriterion, output_columns
 from ._net import EVAL_CHUNK_ROWS, MultiTaskNet, SplitData, TensorData, eval_in_chunks
 from ._penalties import L2Penalty
 from ._progress import EpochProgressBar, write_message
+from ._rng import seeded_global_rng
 from ._scaling import TargetMoments, rescale_task_outputs, scale_from
 from ._trunk import PREFIX, TrunkParamsMixin, check_callbacks
 from ._validation import check_multitask_y
@@ -54,51 +55,17 @@ LOSSES = {
 }
 PREDICT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 PREDICT_CHUNK_ROWS = EVAL_CHUNK_ROWS
-# building a network draws its initial weights from torch's global generator:
-# fits in several threads build one at a time, each from its own seed, and no
-# fit reseeds or restores the global generator while another one builds
-_GLOBAL_RNG_LOCK = threading.Lock()
 
 
-@contextmanager
-def seeded_global_rng(seed, devices, hold=False):
-    """Seed torch's global generators with ``seed``; restore them afterwards.
-
-    Like ``torch.random.fork_rng`` followed by ``torch.manual_seed``, but the
-    seeding and the restoring happen under a lock, and with ``hold=True``
-    the lock is held throughout (for drawing initial weights).
-    """
-    _GLOBAL_RNG_LOCK.acquire()
-    try:
-        cpu_state = torch.get_rng_state()
-        cuda_states = [torch.cuda.get_rng_state(d) for d in devices]
-        torch.manual_seed(seed)
-    finally:
-        if not hold:
-            _GLOBAL_RNG_LOCK.release()
-    try:
-        yield
-    finally:
-        if not hold:
-            _GLOBAL_RNG_LOCK.acquire()
-        try:
-            torch.set_rng_state(cpu_state)
-            for device, state in zip(devices, cuda_states, strict=True):
-                torch.cuda.set_rng_state(state, device)
-        finally:
-            _GLOBAL_RNG_LOCK.release()
-
-
-class BaseNetworkRegressor(
-    TrunkParamsMixin, RegressorMixin, BaseEstimator, metaclass=ABCMeta
-):
-    """Fit/predict skeleton shared by the multi-task and transfer estimators.
+class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
+    """Fit skeleton shared by every estimator of the package.
 
     Subclasses define ``__init__`` (their full list of hyperparameters) and
     :meth:`_build_module`; they may override :meth:`_build_penalty` and
-    :meth:`_net_kwargs`. Everything else (validation, target scaling, the
-    masked loss, device placement, early stopping, seeding and batched
-    float64 prediction) lives here once.
+    :meth:`_net_kwargs`; a classifier overrides :meth:`_check_targets`,
+    :meth:`_task_losses` and :meth:`_cell_factors`. Everything else
+    (validation, target scaling, the masked loss, device placement, early
+    stopping, seeding and batched float64 inference) lives here once.
     """
 
     _parameter_constraints: dict = {
@@ -130,6 +97,7 @@ class BaseNetworkRegressor(
         "warm_start": ["boolean"],
         "trunk": [None, type, torch.nn.Module],
         "callbacks": [None, list],
+        "data_parallel": ["boolean"],
     }
 
     # hyperparameters that shape the network: a warm start cannot change them
@@ -181,6 +149,24 @@ class BaseNetworkRegressor(
         """Return how many gradient epochs to run for a request of ``epochs``."""
         return epochs
 
+    def _check_targets(self, y, n_samples, first, incremental):
+        """Return ``(Y, is_1d, task_names)``: float targets, NaN where unlabelled."""
+        return check_multitask_y(
+            y, n_samples=n_samples, allow_unlabelled_tasks=incremental or not first
+        )
+
+    def _task_losses(self, n_tasks):
+        """Return one :class:`~sklearn_mtl._losses.TaskLoss` per task."""
+        return [Regression(self.loss)] * n_tasks
+
+    def _cell_factors(self, Y, sample_weight, task_names):
+        """Per-cell factors of the loss weights besides ``sample_weight`` (1 here)."""
+        return 1.0
+
+    def _n_outputs(self, n_tasks):
+        """Return the number of raw outputs of the network for ``n_tasks`` tasks."""
+        return output_columns(self._task_losses(n_tasks))[1]
+
     # ---- public API --------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -230,6 +216,305 @@ class BaseNetworkRegressor(
             The estimator.
         """
         return self._fit(X, y, sample_weight, epochs=1, incremental=True)
+
+    @property
+    def history_(self):
+        """Skorch ``History`` of the training: losses per epoch, per task."""
+        check_is_fitted(self)
+        return self.net_.history
+
+    @property
+    def n_iter_(self):
+        """Number of epochs trained so far."""
+        check_is_fitted(self)
+        return len(self.net_.history)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "net_")
+
+    # ---- training ----------------------------------------------------------
+    def _fit(self, X, y, sample_weight, epochs, incremental):
+        """Train; a call that raises leaves the estimator as it was before it.
+
+        Every input is validated, and a continued net is trained as a new
+        object, before any fitted attribute changes. The exception is the
+        user's interrupt (``KeyboardInterrupt``) of a model's very first fit:
+        the epochs completed so far are kept, as skorch does, and the
+        interrupt propagates.
+        """
+        fitted = hasattr(self, "net_")
+        first = not fitted or not (incremental or self.warm_start)
+        before = dict(vars(self))
+        try:
+            self._train(X, y, sample_weight, epochs, first, incremental)
+        except KeyboardInterrupt:
+            if fitted or not hasattr(self, "net_"):
+                _restore(self, before)
+            raise
+        except BaseException:
+            _restore(self, before)
+            raise
+        return self
+
+    def _train(self, X, y, sample_weight, epochs, first, incremental):
+        self._check_hyperparameters()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        X = self._validate_X(X, reset=first)
+        Y, is_1d, task_names = self._check_targets(y, X.shape[0], first, incremental)
+        if not first:
+            if Y.shape[1] != self.n_tasks_:
+                raise ValueError(
+                    f"y has {Y.shape[1]} task(s), but this estimator was fitted on "
+                    f"{self.n_tasks_}; use fit with warm_start=False to start over."
+                )
+            check_same_architecture(self, getattr(self, "_architecture", None))
+        sample_weight = check_training_weights(sample_weight, X, Y)
+        device = resolve_device(self.device) if first else self.net_.device
+        parallel, device = start_data_parallel(self, device)
+        rng = shared_random_state(self.random_state, parallel)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        moments = TargetMoments.of(Y, sample_weight)
+        if first:
+            self._prepare_for_data(X, Y, sample_weight)
+        else:
+            moments = self._target_moments().merge(moments)
+        mean, scale = (
+            scale_from(moments)
+            if getattr(self, "standardize_targets", True)  # classifiers have none
+            else (np.zeros(Y.shape[1]), np.ones(Y.shape[1]))
+        )
+        losses = self._task_losses(Y.shape[1])
+        standardized = np.array([loss.standardize for loss in losses])
+        mean, scale = (
+            np.where(standardized, mean, 0.0),
+            np.where(standardized, scale, 1.0),
+        )
+        labelled = ~np.isnan(Y)
+        Z = np.where(labelled, (Y - mean) / np.where(scale > 0, scale, 1.0), 0.0)
+        # the loss is a weighted mean per task: only relative weights matter
+        cell_weights = np.where(labelled, sample_weight[:, None], 0.0)
+        cell_weights *= self._cell_factors(Y, sample_weight, task_names)
+        cell_weights /= cell_weights.max()
+        train, valid = slice(None), None  # a slice: no copy of X without a split
+        if self.early_stopping:
+            train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
+
+        def tensors(rows):
+            return TensorData(
+                *(
+                    torch.tensor(
+                        np.ascontiguousarray(a[rows]),  # X[::-1] has negative strides
+                        dtype=torch.float32,
+                        device=device,
+                    )
+                    for a in (X, Z, cell_weights)
+                )
+            )
+
+        data = SplitData(tensors(train), None if valid is None else tensors(valid))
+        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        n_train = len(data.train)
+        with seeded_global_rng(seed, devices, hold=True):
+            net = self._make_net(
+                X.shape[1], Y.shape[1], n_train, device, seed, task_names, X[:2]
+            )
+            net.initialize()
+        net.data_parallel = parallel
+        record_group_settings(net)
+        seed_dropout(net.module_, seed, device)
+        if first:
+            self._initialize_from_data(
+                net, X[train], Z[train], cell_weights[train], (mean, scale)
+            )
+        else:
+            carry_training_state(net, self.net_)
+            widths = [loss.n_outputs for loss in losses]  # per output column
+            rescale_task_outputs(
+                net.module_.heads,
+                (
+                    np.repeat(self._target_mean, widths),
+                    np.repeat(self._target_scale, widths),
+                ),
+                (np.repeat(mean, widths), np.repeat(scale, widths)),
+            )
+        if parallel is not None:  # the same starting weights on every process
+            parallel.broadcast_module(net.module_)
+        net.loss_reference = loss_of_zero(
+            net.criterion_, data.train, output_columns(losses)[1]
+        )
+        epochs = self._epochs_to_train(net, epochs, first)
+        try:
+            if epochs > 0:
+                # the package's own random draws in training come from
+                # generators of the fit; a user module's from the global one
+                with seeded_global_rng(seed, devices):
+                    net.partial_fit(data, epochs=epochs)
+        except KeyboardInterrupt:
+            if first and len(net.history):  # the user's: keep the epochs done
+                self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
+                self._architecture = architecture_of(self)
+            raise
+        if first:
+            self._architecture = architecture_of(self)
+        else:
+            is_1d, task_names = self._y_is_1d, self.task_names_
+        self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
+
+    def _set_fitted(self, net, Y, is_1d, task_names, moments, scaling):
+        self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
+        self._y_is_1d, (self._target_mean, self._target_scale) = is_1d, scaling
+        self._target_weight, self._target_std = moments.weight, moments.std
+
+    def _accepts_nd_input(self):
+        """Whether ``X`` may have more than 2 dimensions (a custom trunk's input)."""
+        return self._custom_trunk()
+
+    def _validate_X(self, X, reset):
+        """Validate ``X``: 2-D for the MLP, ``(n_samples, ...)`` for a custom trunk."""
+        if not reset and is_plain_array_as_fitted(self, X):
+            return X  # what validate_data would return, at a fraction of its cost
+        fitted_shape = getattr(self, "_input_shape", None)
+        if not reset and fitted_shape is not None and len(fitted_shape) > 1:
+            shape = tuple(np.shape(X)[1:])
+            if shape != tuple(fitted_shape):
+                raise ValueError(
+                    f"X has samples of shape {shape}, but {type(self).__name__} was "
+                    f"fitted on samples of shape {tuple(fitted_shape)}."
+                )
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            allow_nd=self._accepts_nd_input(),
+        )
+        if X.ndim < 2:
+            raise ValueError(f"X must have at least 2 dimensions, got shape {X.shape}.")
+        if reset:
+            self._input_shape = tuple(X.shape[1:])
+        elif tuple(X.shape[1:]) != tuple(getattr(self, "_input_shape", X.shape[1:])):
+            raise ValueError(
+                f"X has samples of shape {tuple(X.shape[1:])}, but "
+                f"{type(self).__name__} was fitted on samples of shape "
+                f"{tuple(self._input_shape)}."
+            )
+        return X
+
+    def _target_moments(self):
+        """Return the running per-task moments of the targets seen so far."""
+        weight = getattr(self, "_target_weight", None)
+        if weight is None:  # a model loaded from an older file: keep its scaling
+            weight = np.full(self.n_tasks_, np.inf)
+        std = getattr(self, "_target_std", self._target_scale)
+        return TargetMoments(weight, self._target_mean, std)
+
+    def _check_hyperparameters(self):
+        """Check what ``_parameter_constraints`` cannot; raise ValueError if off."""
+        check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
+        if PREFIX in vars(self):
+            raise ValueError(
+                "A trunk argument needs a name: trunk__<name>=value, e.g. "
+                "trunk__channels=8."
+            )
+        if self._trunk_params() and not self._custom_trunk():
+            raise ValueError(
+                f"{sorted(k for k in vars(self) if k.startswith(PREFIX))} are "
+                "arguments of a custom trunk, but trunk=None (the built-in MLP "
+                "takes hidden_layer_sizes). Set trunk=YourModule."
+            )
+
+    def _make_net(
+        self, n_features, n_tasks, n_train, device, seed, task_names=None, example=None
+    ):
+        weighting = resolve_weighting(self.task_weighting).initialize(n_tasks, device)
+        optimizer, optimizer_defaults = (
+            OPTIMIZERS[self.optimizer]
+            if isinstance(self.optimizer, str)
+            else (self.optimizer, {})
+        )
+        batch_size = min(256, n_train) if self.batch_size == "auto" else self.batch_size
+        criterion, criterion_kwargs = self._criterion(n_tasks)
+        callbacks = [
+            ("stopper", self._make_stopper()),
+            *self._extra_callbacks(),
+            *check_callbacks(self.callbacks),
+        ]
+        kwargs = {f"optimizer__{k}": v for k, v in optimizer_defaults.items()}
+        kwargs.update(criterion_kwargs)
+        if self.verbose == 1:  # a bar over epochs instead of skorch's table
+            kwargs["callbacks__print_log"] = EpochProgressBar(task_names=task_names)
+        elif not self.verbose:
+            kwargs["callbacks__print_log"] = None  # skip its per-batch hooks
+        kwargs.update(self._net_kwargs())
+        module = self._build_module(n_features, n_tasks, example)
+        return MultiTaskNet(
+            module=module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=self._learning_rate(),
+            max_epochs=self.max_epochs,
+            batch_size=batch_size,
+            train_split=None,
+            callbacks=callbacks,
+            device=device,
+            verbose=self.verbose,
+            task_weighting=weighting,
+            penalty=self._build_penalty(module),
+            shuffle_generator=torch.Generator().manual_seed(seed),
+            **kwargs,
+        )
+
+    def _criterion(self, n_tasks):
+        """Return the criterion class and its arguments (element-wise losses).
+
+        Tasks that are all one regression loss use torch's own loss (the
+        fastest path); anything else a :class:`TaskLossCriterion`.
+        """
+        losses = self._task_losses(n_tasks)
+        if all(type(loss) is Regression for loss in losses) and len(set(losses)) == 1:
+            return LOSSES[losses[0].loss], {"criterion__reduction": "none"}
+        return TaskLossCriterion, {
+            "criterion__task_losses": tuple(losses),
+            "criterion__reduction": "none",
+        }
+
+    def _make_stopper(self):
+        """Early stopping on the validation loss, else on the training loss."""
+        return BestWeightsEarlyStopping(
+            monitor="valid_loss" if self.early_stopping else "train_loss",
+            patience=self.n_iter_no_change,
+            threshold=self.tol,
+            threshold_mode="abs",
+            load_best=self.early_stopping,
+            sink={0: noop, 1: write_message}.get(self.verbose, print),
+        )
+
+    # ---- prediction --------------------------------------------------------
+    def _predict_standardized(self, X):
+        """Run the module on ``X`` in chunks; float64 unless asked otherwise."""
+        dtype = PREDICT_DTYPES[self.predict_dtype]
+        module = inference_module(self.net_.module_, dtype)
+        out = eval_in_chunks(module, X, self.net_.device, dtype, PREDICT_CHUNK_ROWS)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(
+                "The network produced non-finite predictions; the inputs may be far "
+                "outside the training range (scale X, e.g. with StandardScaler)."
+            )
+        return out
+
+
+class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
+    """The regression estimators' predict and score, on :class:`BaseNetwork`."""
 
     def predict(self, X):
         """Predict every task for ``X``, in bounded batches.
@@ -292,270 +577,6 @@ class BaseNetworkRegressor(
             input_name="y",
         )
         return masked_r2_score(y, self.predict(X), sample_weight=sample_weight)
-
-    @property
-    def history_(self):
-        """Skorch ``History`` of the training: losses per epoch, per task."""
-        check_is_fitted(self)
-        return self.net_.history
-
-    @property
-    def n_iter_(self):
-        """Number of epochs trained so far."""
-        check_is_fitted(self)
-        return len(self.net_.history)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.multi_output = True
-        tags.target_tags.single_output = True
-        return tags
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "net_")
-
-    # ---- training ----------------------------------------------------------
-    def _fit(self, X, y, sample_weight, epochs, incremental):
-        """Train; a call that raises leaves the estimator as it was before it.
-
-        Every input is validated, and a continued net is trained as a new
-        object, before any fitted attribute changes. The exception is the
-        user's interrupt (``KeyboardInterrupt``) of a model's very first fit:
-        the epochs completed so far are kept, as skorch does, and the
-        interrupt propagates.
-        """
-        fitted = hasattr(self, "net_")
-        first = not fitted or not (incremental or self.warm_start)
-        before = dict(vars(self))
-        try:
-            self._train(X, y, sample_weight, epochs, first, incremental)
-        except KeyboardInterrupt:
-            if fitted or not hasattr(self, "net_"):
-                _restore(self, before)
-            raise
-        except BaseException:
-            _restore(self, before)
-            raise
-        return self
-
-    def _train(self, X, y, sample_weight, epochs, first, incremental):
-        self._check_hyperparameters()
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y "
-                "is None."
-            )
-        X = self._validate_X(X, reset=first)
-        Y, is_1d, task_names = check_multitask_y(
-            y, n_samples=X.shape[0], allow_unlabelled_tasks=incremental or not first
-        )
-        if not first:
-            if Y.shape[1] != self.n_tasks_:
-                raise ValueError(
-                    f"y has {Y.shape[1]} task(s), but this estimator was fitted on "
-                    f"{self.n_tasks_}; use fit with warm_start=False to start over."
-                )
-            check_same_architecture(self, getattr(self, "_architecture", None))
-        sample_weight = check_training_weights(sample_weight, X, Y)
-        device = resolve_device(self.device) if first else self.net_.device
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-        moments = TargetMoments.of(Y, sample_weight)
-        if first:
-            self._prepare_for_data(X, Y, sample_weight)
-        else:
-            moments = self._target_moments().merge(moments)
-        mean, scale = (
-            scale_from(moments)
-            if self.standardize_targets
-            else (np.zeros(Y.shape[1]), np.ones(Y.shape[1]))
-        )
-        labelled = ~np.isnan(Y)
-        Z = np.where(labelled, (Y - mean) / np.where(scale > 0, scale, 1.0), 0.0)
-        # the loss is a weighted mean per task: only relative weights matter
-        cell_weights = np.where(labelled, sample_weight[:, None], 0.0)
-        cell_weights /= cell_weights.max()
-        train, valid = slice(None), None  # a slice: no copy of X without a split
-        if self.early_stopping:
-            train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
-
-        def tensors(rows):
-            return TensorData(
-                *(
-                    torch.tensor(
-                        np.ascontiguousarray(a[rows]),  # X[::-1] has negative strides
-                        dtype=torch.float32,
-                        device=device,
-                    )
-                    for a in (X, Z, cell_weights)
-                )
-            )
-
-        data = SplitData(tensors(train), None if valid is None else tensors(valid))
-        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        n_train = len(data.train)
-        with seeded_global_rng(seed, devices, hold=True):
-            net = self._make_net(
-                X.shape[1], Y.shape[1], n_train, device, seed, task_names, X[:2]
-            )
-            net.initialize()
-        record_group_settings(net)
-        seed_dropout(net.module_, seed, device)
-        if first:
-            self._initialize_from_data(
-                net, X[train], Z[train], cell_weights[train], (mean, scale)
-            )
-        else:
-            carry_training_state(net, self.net_)
-            rescale_task_outputs(
-                net.module_.heads,
-                (self._target_mean, self._target_scale),
-                (mean, scale),
-            )
-        net.loss_reference = loss_of_zero(net.criterion_, data.train)
-        epochs = self._epochs_to_train(net, epochs, first)
-        try:
-            if epochs > 0:
-                # the package's own random draws in training come from
-                # generators of the fit; a user module's from the global one
-                with seeded_global_rng(seed, devices):
-                    net.partial_fit(data, epochs=epochs)
-        except KeyboardInterrupt:
-            if first and len(net.history):  # the user's: keep the epochs done
-                self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
-                self._architecture = architecture_of(self)
-            raise
-        if first:
-            self._architecture = architecture_of(self)
-        else:
-            is_1d, task_names = self._y_is_1d, self.task_names_
-        self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
-
-    def _set_fitted(self, net, Y, is_1d, task_names, moments, scaling):
-        self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
-        self._y_is_1d, (self._target_mean, self._target_scale) = is_1d, scaling
-        self._target_weight, self._target_std = moments.weight, moments.std
-
-    def _accepts_nd_input(self):
-        """Whether ``X`` may have more than 2 dimensions (a custom trunk's input)."""
-        return self._custom_trunk()
-
-    def _validate_X(self, X, reset):
-        """Validate ``X``: 2-D for the MLP, ``(n_samples, ...)`` for a custom trunk."""
-        fitted_shape = getattr(self, "_input_shape", None)
-        if not reset and fitted_shape is not None and len(fitted_shape) > 1:
-            shape = tuple(np.shape(X)[1:])
-            if shape != tuple(fitted_shape):
-                raise ValueError(
-                    f"X has samples of shape {shape}, but {type(self).__name__} was "
-                    f"fitted on samples of shape {tuple(fitted_shape)}."
-                )
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            allow_nd=self._accepts_nd_input(),
-        )
-        if X.ndim < 2:
-            raise ValueError(f"X must have at least 2 dimensions, got shape {X.shape}.")
-        if reset:
-            self._input_shape = tuple(X.shape[1:])
-        elif tuple(X.shape[1:]) != tuple(getattr(self, "_input_shape", X.shape[1:])):
-            raise ValueError(
-                f"X has samples of shape {tuple(X.shape[1:])}, but "
-                f"{type(self).__name__} was fitted on samples of shape "
-                f"{tuple(self._input_shape)}."
-            )
-        return X
-
-    def _target_moments(self):
-        """Return the running per-task moments of the targets seen so far."""
-        weight = getattr(self, "_target_weight", None)
-        if weight is None:  # a model loaded from an older file: keep its scaling
-            weight = np.full(self.n_tasks_, np.inf)
-        std = getattr(self, "_target_std", self._target_scale)
-        return TargetMoments(weight, self._target_mean, std)
-
-    def _check_hyperparameters(self):
-        """Check what ``_parameter_constraints`` cannot; raise ValueError if off."""
-        check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
-        if PREFIX in vars(self):
-            raise ValueError(
-                "A trunk argument needs a name: trunk__<name>=value, e.g. "
-                "trunk__channels=8."
-            )
-        if self._trunk_params() and not self._custom_trunk():
-            raise ValueError(
-                f"{sorted(k for k in vars(self) if k.startswith(PREFIX))} are "
-                "arguments of a custom trunk, but trunk=None (the built-in MLP "
-                "takes hidden_layer_sizes). Set trunk=YourModule."
-            )
-
-    def _make_net(
-        self, n_features, n_tasks, n_train, device, seed, task_names=None, example=None
-    ):
-        weighting = resolve_weighting(self.task_weighting).initialize(n_tasks, device)
-        optimizer, optimizer_defaults = (
-            OPTIMIZERS[self.optimizer]
-            if isinstance(self.optimizer, str)
-            else (self.optimizer, {})
-        )
-        batch_size = min(256, n_train) if self.batch_size == "auto" else self.batch_size
-        criterion_kwargs = {"criterion__reduction": "none"}
-        callbacks = [
-            ("stopper", self._make_stopper()),
-            *self._extra_callbacks(),
-            *check_callbacks(self.callbacks),
-        ]
-        kwargs = {f"optimizer__{k}": v for k, v in optimizer_defaults.items()}
-        kwargs.update(criterion_kwargs)
-        if self.verbose == 1:  # a bar over epochs instead of skorch's table
-            kwargs["callbacks__print_log"] = EpochProgressBar(task_names=task_names)
-        elif not self.verbose:
-            kwargs["callbacks__print_log"] = None  # skip its per-batch hooks
-        kwargs.update(self._net_kwargs())
-        module = self._build_module(n_features, n_tasks, example)
-        return MultiTaskNet(
-            module=module,
-            criterion=LOSSES[self.loss],
-            optimizer=optimizer,
-            lr=self._learning_rate(),
-            max_epochs=self.max_epochs,
-            batch_size=batch_size,
-            train_split=None,
-            callbacks=callbacks,
-            device=device,
-            verbose=self.verbose,
-            task_weighting=weighting,
-            penalty=self._build_penalty(module),
-            shuffle_generator=torch.Generator().manual_seed(seed),
-            **kwargs,
-        )
-
-    def _make_stopper(self):
-        """Early stopping on the validation loss, else on the training loss."""
-        return BestWeightsEarlyStopping(
-            monitor="valid_loss" if self.early_stopping else "train_loss",
-            patience=self.n_iter_no_change,
-            threshold=self.tol,
-            threshold_mode="abs",
-            load_best=self.early_stopping,
-            sink={0: noop, 1: write_message}.get(self.verbose, print),
-        )
-
-    # ---- prediction --------------------------------------------------------
-    def _predict_standardized(self, X):
-        """Run the module on ``X`` in chunks; float64 unless asked otherwise."""
-        dtype = PREDICT_DTYPES[self.predict_dtype]
-        module = inference_module(self.net_.module_, dtype)
-        out = eval_in_chunks(module, X, self.net_.device, dtype, PREDICT_CHUNK_ROWS)
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                "The network produced non-finite predictions; the inputs may be far "
-                "outside the training range (scale X, e.g. with StandardScaler)."
-            )
-        return out
 
 
 def _restore(estimator, state):

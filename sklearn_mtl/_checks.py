@@ -9,6 +9,7 @@ from sklearn.utils.validation import _check_sample_weight
 __all__ = [
     "check_layer_sizes",
     "check_training_weights",
+    "is_plain_array_as_fitted",
     "loss_of_zero",
     "mask_aware_split",
     "resolve_device",
@@ -146,10 +147,35 @@ def check_training_weights(sample_weight, X, Y):
     return sample_weight
 
 
-def loss_of_zero(criterion, data):
-    """Per-task weighted mean loss of predicting 0 on ``data`` (a TensorData)."""
+def loss_of_zero(criterion, data, n_outputs=None):
+    """Per-task weighted mean loss of raw outputs 0 on ``data`` (a TensorData).
+
+    ``n_outputs`` is the network's output width (default: one per task).
+    """
     with torch.no_grad():
-        elementwise = criterion(torch.zeros_like(data.Y), data.Y)
+        shape = (len(data.Y), data.Y.shape[1] if n_outputs is None else n_outputs)
+        zeros = torch.zeros(shape, dtype=data.Y.dtype, device=data.Y.device)
+        elementwise = criterion(zeros, data.Y)
         sums = (elementwise * data.cell_weights).sum(dim=0)
         counts = data.cell_weights.sum(dim=0)
     return (sums / counts.clamp_min(1e-30)).double().cpu().numpy()
+
+
+def is_plain_array_as_fitted(estimator, X):
+    """Whether ``X`` passes ``validate_data`` unchanged, checked the cheap way.
+
+    A float ndarray of the fitted shape, for an estimator fitted without
+    feature names, whose sum is finite (so no NaN or infinity; a sum that
+    overflows sends ``X`` to ``validate_data``, which looks at each value).
+    Anything else takes the full validation and its errors.
+    """
+    return (
+        type(X) is np.ndarray
+        and X.dtype in (np.float64, np.float32)
+        and X.ndim == 2
+        and X.shape[0] > 0
+        and X.shape[1] == getattr(estimator, "n_features_in_", None)
+        and not hasattr(estimator, "feature_names_in_")
+        and tuple(X.shape[1:]) == tuple(getattr(estimator, "_input_shape", ()))
+        and bool(np.isfinite(X.sum()))
+    )

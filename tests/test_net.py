@@ -1,7 +1,12 @@
 import numpy as np
+import pytest
 import torch
+from skorch.callbacks import Callback, LRScheduler
+from torch.optim.lr_scheduler import ExponentialLR
 
-from sklearn_mtl._net import TensorBatches, TensorData
+from sklearn_mtl import MultiTaskRegressor
+from sklearn_mtl._net import MultiTaskNet, TensorBatches, TensorData, eval_in_chunks
+from sklearn_mtl.datasets import make_multitask_regression
 
 
 def make_data(n=10, t=2):
@@ -46,3 +51,181 @@ def test_masked_loss_equals_the_loss_on_labelled_cells(fitted_model):
         ]
     )
     assert loss.item() == np.float32(expected) or abs(loss.item() - expected) < 1e-5
+
+
+# ---- the epoch loop: skorch's records, fewer per-batch calls ---------------
+
+
+class BatchCounter(Callback):
+    """Counts skorch's per-batch hooks (and so makes the net use skorch's loop)."""
+
+    def initialize(self):
+        self.batches = 0
+        return self
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        self.batches += training
+
+
+def fit_small(X, Y, callbacks=None, **params):
+    settings = dict(
+        hidden_layer_sizes=(8,),
+        batch_size=32,
+        max_epochs=3,
+        n_iter_no_change=10,
+        random_state=0,
+    )
+    settings.update(params)
+    return MultiTaskRegressor(callbacks=callbacks, **settings).fit(X, Y)
+
+
+@pytest.mark.parametrize("missing_rate", [0.0, 0.3])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_loop_without_batch_hooks_records_what_skorchs_loop_records(
+    missing_rate, early_stopping
+):
+    X, Y = make_multitask_regression(
+        n_samples=150,
+        n_features=4,
+        n_tasks=3,
+        missing_rate=missing_rate,
+        random_state=0,
+    )
+    fast = fit_small(X, Y, early_stopping=early_stopping)
+    hooked = fit_small(
+        X, Y, callbacks=[("counter", BatchCounter())], early_stopping=early_stopping
+    )
+    assert not fast.net_._listens_to_batches()
+    assert hooked.net_._listens_to_batches()
+    keys = [
+        "epoch",
+        "train_loss",
+        "train_batch_count",
+        "train_task_loss",
+        "task_weights",
+    ]
+    if early_stopping:
+        keys += ["valid_loss", "valid_batch_count", "valid_task_loss"]
+    for row_fast, row_hooked in zip(fast.history_, hooked.history_, strict=True):
+        assert [row_fast[k] for k in keys] == [row_hooked[k] for k in keys]
+        assert row_fast["batches"] == row_hooked["batches"]
+    np.testing.assert_array_equal(fast.predict(X), hooked.predict(X))
+
+
+def test_history_has_a_complete_row_per_batch():
+    X, Y = make_multitask_regression(
+        n_samples=150, n_features=4, n_tasks=2, missing_rate=0.2, random_state=0
+    )
+    model = fit_small(X, Y, max_epochs=2)
+    for row in model.history_:
+        batches = row["batches"]
+        assert len(batches) == row["train_batch_count"] == 5  # ceil(150 / 32)
+        assert [b["train_batch_size"] for b in batches] == [32, 32, 32, 32, 22]
+        assert all(np.isfinite(b["train_loss"]) for b in batches)
+        expected = np.average(
+            [b["train_loss"] for b in batches],
+            weights=[b["train_batch_size"] for b in batches],
+        )
+        assert row["train_loss"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_no_per_batch_hook_is_called_when_no_callback_has_one(monkeypatch):
+    X, Y = make_multitask_regression(
+        n_samples=100, n_features=4, n_tasks=2, random_state=0
+    )
+    calls = []
+    notify = MultiTaskNet.notify
+
+    def spy(self, method_name, **kwargs):
+        calls.append(method_name)
+        return notify(self, method_name, **kwargs)
+
+    monkeypatch.setattr(MultiTaskNet, "notify", spy)
+    fit_small(X, Y, max_epochs=2)
+    assert not {"on_batch_begin", "on_batch_end", "on_grad_computed"} & set(calls)
+    assert calls.count("on_epoch_end") == 2
+
+
+def test_per_batch_callbacks_still_run_every_batch():
+    X, Y = make_multitask_regression(
+        n_samples=100, n_features=4, n_tasks=2, random_state=0
+    )
+    gamma = 0.9
+    model = fit_small(
+        X,
+        Y,
+        max_epochs=3,
+        lr=0.01,
+        callbacks=[
+            ("counter", BatchCounter()),
+            LRScheduler(policy=ExponentialLR, gamma=gamma, step_every="batch"),
+        ],
+    )
+    steps = 3 * 4  # 3 epochs of ceil(100 / 32) batches
+    assert dict(model.net_.callbacks_)["counter"].batches == steps
+    lr = model.net_.optimizer_.param_groups[0]["lr"]
+    assert lr == pytest.approx(0.01 * gamma**steps, rel=1e-9)
+
+
+def test_recorded_task_losses_equal_a_recomputation():
+    # with a learning rate of 1e-12 the weights stay put, so every batch of the
+    # epoch sees the final network: the epoch's per-task loss is the weighted
+    # mean squared error of the final network over each task's labelled rows
+    X, Y = make_multitask_regression(
+        n_samples=200, n_features=4, n_tasks=3, missing_rate=0.3, random_state=0
+    )
+    sample_weight = np.random.default_rng(0).uniform(0.5, 2.0, size=len(X))
+    model = MultiTaskRegressor(
+        hidden_layer_sizes=(8,),
+        batch_size=32,
+        max_epochs=1,
+        optimizer="sgd",
+        lr=1e-12,
+        alpha=0.0,
+        sharing_alpha=0.0,
+        random_state=0,
+    ).fit(X, Y, sample_weight=sample_weight)
+    Z = (Y - model._target_mean) / model._target_scale
+    with torch.no_grad():
+        pred = model.net_.module_(torch.tensor(X, dtype=torch.float32)).double()
+    labelled = ~np.isnan(Y)
+    expected = [
+        np.average(
+            (pred.numpy()[labelled[:, t], t] - Z[labelled[:, t], t]) ** 2,
+            weights=sample_weight[labelled[:, t]],
+        )
+        for t in range(Y.shape[1])
+    ]
+    recorded = model.history_[-1, "train_task_loss"]
+    np.testing.assert_allclose(recorded, expected, rtol=1e-5)
+
+
+def test_unit_weights_give_the_same_task_losses_as_explicit_ones(fitted_model):
+    model, X, _ = fitted_model
+    net = model.net_
+    data = TensorData(
+        torch.tensor(X[:40], dtype=torch.float32), torch.randn(40, 3), torch.ones(40, 3)
+    )
+    assert data.unit_weights is not None
+    for Xb, (Yb, Wb) in TensorBatches(data, 16, True, torch.Generator().manual_seed(0)):
+        assert Wb.shape == (len(Xb), 3) and bool((Wb == 1).all())
+        pred = net.module_(Xb)
+        unit_losses, unit_present = net.task_losses(pred, (Yb, Wb))
+        losses, present = net.task_losses(pred, (Yb, Wb.clone()))
+        torch.testing.assert_close(unit_losses, losses, rtol=0, atol=0)
+        assert torch.equal(unit_present, present)
+    partly = TensorData(
+        data.X, data.Y, torch.ones(40, 3).index_fill_(0, torch.tensor([3]), 0)
+    )
+    assert partly.unit_weights is None
+
+
+def test_eval_in_chunks_returns_a_fresh_float64_array_for_one_chunk():
+    module = torch.nn.Linear(3, 2)
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    one = eval_in_chunks(module, X, "cpu", chunk_rows=100)
+    several = eval_in_chunks(module, X, "cpu", chunk_rows=4)
+    assert one.dtype == np.float64 and one.flags.c_contiguous and one.flags.writeable
+    np.testing.assert_allclose(one, several, rtol=1e-6)
+    one *= 0  # the caller may scale it in place: the module is not touched
+    np.testing.assert_allclose(eval_in_chunks(module, X, "cpu"), several, rtol=1e-6)
