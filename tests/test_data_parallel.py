@@ -63,6 +63,7 @@ SCRIPT = textwrap.dedent(
     }
     with open(f"{sys.argv[3]}/rank{rank}.pkl", "wb") as f:
         pickle.dump(result, f)
+    torch.distributed.barrier()  # no process leaves while another communicates
     torch.distributed.destroy_process_group()
     """
 )
@@ -103,8 +104,16 @@ def launch(tmp_path, X, Y, w, params):
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-8000:]
-    return [pickle.loads((tmp_path / f"rank{r}.pkl").read_bytes()) for r in (0, 1)]
+    results = [tmp_path / f"rank{r}.pkl" for r in (0, 1)]
+    # gloo's teardown now and then aborts a process at exit ("terminate called
+    # without an active exception"; about 1 launch in 20 here), after both
+    # ranks wrote their results and passed the final barrier: such a run
+    # counts, any other failure does not
+    torn_down = all(path.exists() for path in results) and (
+        "terminate called without an active exception" in done.stderr
+    )
+    assert done.returncode == 0 or torn_down, done.stdout[-2000:] + done.stderr[-8000:]
+    return [pickle.loads(path.read_bytes()) for path in results]
 
 
 PARAMS = {
