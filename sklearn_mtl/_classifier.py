@@ -59,8 +59,13 @@ class LabelledTasksMixin:
     (:class:`Multiclass`); a regression task one output.
     """
 
-    def _task_kinds(self, n_tasks):
-        """Return ``"classification"`` or ``"regression"`` for each task."""
+    def _task_kinds(self, columns=None):
+        """Return ``"classification"`` or ``"regression"`` for each task.
+
+        ``columns`` are the label columns of a first fit; None: the fitted
+        tasks' kinds.
+        """
+        n_tasks = self.n_tasks_ if columns is None else len(columns)
         return ["classification"] * n_tasks
 
     # ---- targets -----------------------------------------------------------
@@ -71,7 +76,7 @@ class LabelledTasksMixin:
                 f"y has {len(columns)} task(s), but this estimator was fitted on "
                 f"{self.n_tasks_}; use fit with warm_start=False to start over."
             )
-        kinds = self._task_kinds(len(columns))
+        kinds = self._task_kinds(columns if first else None)
         known = None if first else self._classes
         if first and getattr(self, "_declared_classes", None) is not None:
             known = self._declared_classes
@@ -194,7 +199,7 @@ class LabelledTasksMixin:
             self._classes,
             allow_unlabelled_tasks=True,
             allow_empty_rows=True,
-            kinds=self._task_kinds(self.n_tasks_),
+            kinds=self._task_kinds(),
         )
         weights = _check_sample_weight(sample_weight, codes, dtype=np.float64)
         predicted = self._predicted_codes(self._raw_outputs(X))

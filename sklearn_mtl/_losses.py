@@ -33,6 +33,11 @@ REGRESSION_LOSSES = {
 }
 
 
+def _public(loss):
+    """Return a loss object's settings, without its caches."""
+    return {k: v for k, v in vars(loss).items() if not k.startswith("_")}
+
+
 class TaskLoss:
     """One task type. Subclasses set ``n_outputs`` and define the methods.
 
@@ -54,13 +59,13 @@ class TaskLoss:
         raise NotImplementedError
 
     def __eq__(self, other):
-        return type(other) is type(self) and vars(other) == vars(self)
+        return type(other) is type(self) and _public(other) == _public(self)
 
     def __hash__(self):
         return hash(self.key())
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        args = ", ".join(f"{k}={v!r}" for k, v in _public(self).items())
         return f"{type(self).__name__}({args})"
 
 
@@ -88,12 +93,19 @@ class Quantile(TaskLoss):
     def __init__(self, quantiles):
         self.quantiles = tuple(float(q) for q in quantiles)
         self.n_outputs = len(self.quantiles)
+        self._levels = {}
 
     def key(self):
         return ("Quantile", self.quantiles)
 
+    def __getstate__(self):
+        return {**vars(self), "_levels": {}}  # the cache stays on its device
+
     def elementwise(self, raw, y):
-        q = torch.tensor(self.quantiles, dtype=raw.dtype, device=raw.device)
+        q = self._levels.get((raw.dtype, raw.device))
+        if q is None:  # made once per dtype and device, not every batch
+            q = torch.tensor(self.quantiles, dtype=raw.dtype, device=raw.device)
+            self._levels[(raw.dtype, raw.device)] = q
         diff = y.unsqueeze(-1) - raw
         return torch.maximum(q * diff, (q - 1) * diff).mean(dim=-1)
 

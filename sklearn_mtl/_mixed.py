@@ -5,7 +5,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ._base import LOSSES, BaseNetwork
 from ._classifier import LabelledTasksMixin
-from ._labels import check_label_columns, missing_mask
+from ._labels import missing_mask
 from ._losses import Binary, Multiclass
 from ._shared_trunk import SharedTrunkMixin
 
@@ -231,14 +231,9 @@ history_, n_iter_
         self._set_trunk_params(trunk__)
 
     # ---- task types ----------------------------------------------------------
-    def _check_targets(self, y, n_samples, first, incremental):
-        if first:
-            self._pending_kinds = None
-            columns, _, _ = check_label_columns(y, n_samples=n_samples)
-            self._pending_kinds = self._declared_kinds(columns)
-        return super()._check_targets(y, n_samples, first, incremental)
-
-    def _declared_kinds(self, columns):
+    def _task_kinds(self, columns=None):
+        if columns is None:
+            return self.task_types_
         if isinstance(self.task_types, str):
             return [_infer_kind(column) for column in columns]
         kinds = list(self.task_types)
@@ -254,15 +249,11 @@ history_, n_iter_
             )
         return kinds
 
-    def _task_kinds(self, n_tasks):
-        kinds = getattr(self, "_pending_kinds", None)
-        if kinds is None:
-            kinds = self.task_types_
-        return kinds
-
     def _set_classes(self, classes, is_1d, codes):
-        self.task_types_ = list(self._pending_kinds)
-        del self._pending_kinds
+        # a regression task is the one without classes
+        self.task_types_ = [
+            "regression" if c is None else "classification" for c in classes
+        ]
         self.classes_ = list(classes)
 
     def _prepare_for_data(self, X, Y, sample_weight):
