@@ -142,7 +142,14 @@ def fit_model(features, tasks, seed):
     Y = X @ rng.standard_normal((features, tasks)) + 0.1 * rng.standard_normal(
         (20_000, tasks)
     )
-    model = MultiTaskRegressor(max_epochs=3, device="cpu", random_state=seed)
+    model = MultiTaskRegressor(
+        max_epochs=3,
+        alpha=1e-2,
+        early_stopping=False,
+        shrinkage=False,
+        device="cpu",
+        random_state=seed,
+    )
     return model.fit(X, Y)
 
 

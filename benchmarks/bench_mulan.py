@@ -17,7 +17,17 @@ Models (all single-threaded by default, see ``--threads``):
 - ``MLPRegressor(max_iter=500, random_state=0)`` on standardised targets
   (``TransformedTargetRegressor(transformer=StandardScaler())``);
 - ``MultiOutputRegressor(HistGradientBoostingRegressor(random_state=0))``;
-- ``MultiTaskRegressor(random_state=0)`` with its defaults;
+- ``MultiTaskRegressor(random_state=0)`` with its defaults (``MTR``), and
+  with the fixed settings that were the defaults before they adapted to the
+  data (``MTR-fixed``: ``alpha=1e-2``, ``early_stopping=False``,
+  ``shrinkage=False``);
+- the strongest tabular anchors, from the benchmark-only extra
+  (``pip install ".[bench]"``): ``XGBRegressor(tree_method="hist",
+  multi_strategy="multi_output_tree")`` (``XGB``), ``CatBoostRegressor(
+  loss_function="MultiRMSE")`` (``CatBoost``, only on sets with fewer than
+  ``CATBOOST_MAX_FEATURES`` inputs, where it is affordable) and pytabkit's
+  ``RealMLP_TD_Regressor()`` with its tuned defaults (``RealMLP``), each
+  seeded 0 and on ``--threads`` threads; a missing package skips its column;
 - ``MultiTaskRegressor(random_state=0)`` tuned by ``GridSearchCV`` inside each
   training fold (inner ``KFold(3, shuffle=True, random_state=0)``, scored by
   -aRRMSE with the inner test fold's mean), over the 8 candidates of
@@ -28,12 +38,17 @@ Models (all single-threaded by default, see ``--threads``):
     python benchmarks/bench_mulan.py --quick --skip-grid   # small sets, 3 folds
     python benchmarks/bench_mulan.py                       # all 16 sets, grid
     python benchmarks/bench_mulan.py --datasets enb slump  # some sets
+    python benchmarks/bench_mulan.py --models MTR          # rerun one column
 
 Prints a markdown table and writes it to ``benchmarks/results/mulan.md``
-(rewritten after every data set, so a cut run leaves its rows).
+(rewritten after every data set, so a cut run leaves its rows). Every score
+and fit time also goes to ``benchmarks/results/mulan.json``; a run with
+``--models`` replaces those models' entries there and renders the table from
+every model stored (``--fresh`` starts the file over).
 """
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -79,6 +94,9 @@ from sklearn_mtl import MultiTaskRegressor  # noqa: E402
 from sklearn_mtl.datasets import MULAN_DATASETS, load_mulan  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "mulan.md"
+CATBOOST_MAX_FEATURES = 100
+# the defaults before they adapted to the data, written out
+FIXED = {"alpha": 1e-2, "early_stopping": False, "shrinkage": False}
 QUICK_MAX_ROWS = 1200
 GRID = {
     "model__alpha": [1e-4, 1e-2],
@@ -95,13 +113,45 @@ MODELS = [
     "RF",
     "MLP",
     "HGB",
+    "XGB",
+    "CatBoost",
+    "RealMLP",
+    "MTR-fixed",
     "MTR",
     "MTR-grid",
 ]
+ANCHORS = {"XGB": "xgboost", "CatBoost": "catboost", "RealMLP": "pytabkit"}
 
 
-def make_model(name):
+def make_model(name, threads=1):
     """Return an unfitted estimator (the step after imputer and scaler)."""
+    if name == "XGB":
+        from xgboost import XGBRegressor
+
+        return XGBRegressor(
+            tree_method="hist",
+            multi_strategy="multi_output_tree",
+            n_jobs=threads,
+            random_state=0,
+        )
+    if name == "CatBoost":
+        from catboost import CatBoostRegressor
+
+        return CatBoostRegressor(
+            loss_function="MultiRMSE",
+            thread_count=threads,
+            random_seed=0,
+            verbose=0,
+            allow_writing_files=False,
+        )
+    if name == "RealMLP":
+        from pytabkit import RealMLP_TD_Regressor
+
+        return RealMLP_TD_Regressor(
+            device="cpu", random_state=0, n_threads=threads, verbosity=0
+        )
+    if name == "MTR-fixed":
+        return MultiTaskRegressor(random_state=0, **FIXED)
     if name == "RidgeCV":
         return RidgeCV()
     if name == "RF":
@@ -118,12 +168,12 @@ def make_model(name):
     raise ValueError(name)
 
 
-def make_pipeline(name):
+def make_pipeline(name, threads=1):
     return Pipeline(
         [
             ("impute", SimpleImputer(strategy="median")),
             ("scale", StandardScaler()),
-            ("model", make_model(name)),
+            ("model", make_model(name, threads)),
         ]
     )
 
@@ -143,9 +193,9 @@ def neg_arrmse_scorer(estimator, X, Y):
     return -arrmse(Y, estimator.predict(X), Y.mean(axis=0))
 
 
-def fit_one(name, X_train, Y_train):
+def fit_one(name, X_train, Y_train, threads=1):
     """Fit model ``name``; return (fitted, grid best params or None)."""
-    pipe = make_pipeline(name)
+    pipe = make_pipeline(name, threads)
     if name != "MTR-grid":
         return pipe.fit(X_train, Y_train), None
     search = GridSearchCV(
@@ -161,19 +211,23 @@ def fit_one(name, X_train, Y_train):
     return search.best_estimator_, best
 
 
-def run_dataset(name, X, Y, models, n_folds, grid_budget, log):
+def run_dataset(name, X, Y, models, n_folds, grid_budget, log, threads=1):
     """Cross-validate ``models`` on one set; return a dict of results."""
     folds = list(KFold(n_folds, shuffle=True, random_state=0).split(X))
+    if X.shape[1] >= CATBOOST_MAX_FEATURES and "CatBoost" in models:
+        log(f"  CatBoost left out: {X.shape[1]} >= {CATBOOST_MAX_FEATURES} inputs")
+        models = [m for m in models if m != "CatBoost"]
     scores = {m: [] for m in models}
     seconds = {m: 0.0 for m in models}
     grid_choices, skipped = [], None
     for m in models:
-        if m == "MTR-grid" and "MTR" in seconds:
-            estimate = GRID_COST_FACTOR * seconds["MTR"]
+        base = next((b for b in ("MTR-fixed", "MTR") if b in seconds), None)
+        if m == "MTR-grid" and base is not None:
+            estimate = GRID_COST_FACTOR * seconds[base]
             if estimate > grid_budget:
                 skipped = (
                     f"grid skipped on {name}: estimated {estimate / 60:.0f} min "
-                    f"({GRID_COST_FACTOR} x the defaults' {seconds['MTR']:.0f}"
+                    f"({GRID_COST_FACTOR} x {base}'s {seconds[base]:.0f}"
                     f" s) > --grid-budget {grid_budget / 60:.0f} min"
                 )
                 log(f"  {skipped}")
@@ -183,7 +237,7 @@ def run_dataset(name, X, Y, models, n_folds, grid_budget, log):
         for train, test in folds:
             start = time.perf_counter()
             try:
-                fitted, best = fit_one(m, X[train], Y[train])
+                fitted, best = fit_one(m, X[train], Y[train], threads)
             except Exception as exc:  # keep the run going; report the failure
                 log(f"  {m}: {type(exc).__name__}: {exc}")
                 scores[m].append(np.nan)
@@ -209,6 +263,76 @@ def fmt_choice(best):
     sizes = "-".join(str(s) for s in best["hidden_layer_sizes"])
     es = "ES" if best["early_stopping"] else "noES"
     return f"a={best['alpha']:g},{sizes},{es}"
+
+
+def versions():
+    """Return the versions of the anchor packages that are installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("scikit-learn", *ANCHORS.values()):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def installed(model):
+    """Whether the package an anchor needs is importable."""
+    from importlib.util import find_spec
+
+    return model not in ANCHORS or find_spec(ANCHORS[model]) is not None
+
+
+def rank_table(results, models, shown):
+    """Lines: the models' mean rank over the sets where every one of them ran.
+
+    ``shown`` holds the tables already in the report (a repeat is left out).
+    """
+    sets = [n for n, r in results.items() if all(m in r["score"] for m in models)]
+    key = (tuple(models), tuple(sets))
+    if not sets or len(models) < 2 or key in shown:
+        return []
+    shown.add(key)
+    ranks = np.array([rankdata([results[n]["score"][m] for m in models]) for n in sets])
+    return [
+        f"Mean rank over the {len(sets)} set(s) where all of these ran "
+        f"(1 = best, ties averaged): {', '.join(sets)}",
+        "",
+        "| " + " | ".join(models) + " |",
+        "| " + " | ".join(["---:"] * len(models)) + " |",
+        "| " + " | ".join(f"{r:.2f}" for r in ranks.mean(axis=0)) + " |",
+        "",
+    ]
+
+
+def head_to_head(results, models):
+    """Lines: MTR against each anchor set by set, and sets worse than the mean."""
+    if "MTR" not in models:
+        return []
+    lines = ["", "MTR head to head (sets where both ran: MTR better / worse):", ""]
+    for other in (m for m in models if m != "MTR"):
+        pairs = [
+            (r["score"]["MTR"], r["score"][other])
+            for r in results.values()
+            if "MTR" in r["score"] and other in r["score"]
+        ]
+        wins = sum(a < b for a, b in pairs)
+        losses = sum(a > b for a, b in pairs)
+        lines.append(f"- vs {other}: {wins} / {losses} of {len(pairs)}")
+    worse = [
+        f"{name} ({r['score']['MTR']:.3f})"
+        for name, r in results.items()
+        if r["score"].get("MTR", 0) >= 1
+        and any(v < 1 for m, v in r["score"].items() if m != "MTR")
+    ]
+    lines += [
+        "",
+        "Sets where MTR is not better than the training mean (aRRMSE >= 1) "
+        "while some model is: " + (", ".join(worse) if worse else "none") + ".",
+    ]
+    return lines
 
 
 def render(results, models, args, command, elapsed, done):
@@ -241,10 +365,18 @@ def render(results, models, args, command, elapsed, done):
         "100, n_jobs=1, random_state=0)`; MLP = `MLPRegressor(max_iter=500, "
         "random_state=0)` in `TransformedTargetRegressor(transformer="
         "StandardScaler())`; HGB = `MultiOutputRegressor("
-        "HistGradientBoostingRegressor(random_state=0))`; MTR = "
+        "HistGradientBoostingRegressor(random_state=0))`; XGB = "
+        '`XGBRegressor(tree_method="hist", multi_strategy='
+        '"multi_output_tree", random_state=0)`; CatBoost = '
+        '`CatBoostRegressor(loss_function="MultiRMSE", random_seed=0)` '
+        f"(sets with fewer than {CATBOOST_MAX_FEATURES} inputs); RealMLP = "
+        "pytabkit's `RealMLP_TD_Regressor(random_state=0)` (its tuned "
+        "defaults); MTR-fixed = `MultiTaskRegressor(random_state=0, "
+        + ", ".join(f"{k}={v!r}" for k, v in FIXED.items())
+        + ")` (the fixed defaults of earlier versions); MTR = "
         "`MultiTaskRegressor(random_state=0)` (defaults); MTR-grid = "
         "MultiTaskRegressor tuned per training fold (below). Columns ending in "
-        "` s`: fit seconds summed over folds.",
+        "` s`: fit seconds summed over folds; versions: " + versions() + ".",
         "",
     ]
     head = ["data set", "n x d x t"] + models + [f"{m} s" for m in models]
@@ -265,41 +397,12 @@ def render(results, models, args, command, elapsed, done):
         n, d, t = r["shape"]
         lines.append(f"| {name} | {n} x {d} x {t} | " + " | ".join(cells + secs) + " |")
 
-    complete = [n for n, r in results.items() if all(m in r["score"] for m in models)]
     lines += [""]
-    if complete:
-        ranks = np.array(
-            [
-                rankdata([results[n]["score"][m] for m in models], nan_policy="omit")
-                for n in complete
-            ]
-        )
-        lines.append(
-            f"Mean rank over the {len(complete)} set(s) with every model "
-            "(1 = best, ties averaged):"
-        )
-        lines.append("")
-        lines.append("| " + " | ".join(models) + " |")
-        lines.append("| " + " | ".join(["---:"] * len(models)) + " |")
-        lines.append(
-            "| " + " | ".join(f"{r:.2f}" for r in np.nanmean(ranks, axis=0)) + " |"
-        )
-    if len(complete) < len(results):
-        partial = [m for m in models if all(m in r["score"] for r in results.values())]
-        ranks = np.array(
-            [
-                rankdata([r["score"][m] for m in partial], nan_policy="omit")
-                for r in results.values()
-            ]
-        )
-        lines += [
-            "",
-            f"Mean rank over all {len(results)} set(s), models present on every set:",
-            "",
-            "| " + " | ".join(partial) + " |",
-            "| " + " | ".join(["---:"] * len(partial)) + " |",
-            "| " + " | ".join(f"{r:.2f}" for r in np.nanmean(ranks, axis=0)) + " |",
-        ]
+    shown = set()
+    partial = [m for m in models if all(m in r["score"] for r in results.values())]
+    for subset in (models, [m for m in models if m != "CatBoost"], partial):
+        lines += rank_table(results, subset, shown)
+    lines += head_to_head(results, models)
     if "MTR-grid" in models:
         lines += [
             "",
@@ -341,6 +444,17 @@ def main():
         "--skip-grid", action="store_true", help="leave out the tuned variant"
     )
     parser.add_argument(
+        "--models",
+        nargs="*",
+        choices=MODELS,
+        metavar="MODEL",
+        help="models to run (default: all; none: only render the table); the "
+        "others are read from the JSON file of earlier runs",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="ignore the results of earlier runs"
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help=f"3 folds, only the sets with fewer than {QUICK_MAX_ROWS} rows",
@@ -367,26 +481,51 @@ def main():
         ".venv/bin/python benchmarks/bench_mulan.py",
         shlex.join(sys.argv[1:]),
     ).rstrip()
-    models = [m for m in MODELS if not (args.skip_grid and m == "MTR-grid")]
-    n_folds = 3 if args.quick else 5
-    args.output.parent.mkdir(parents=True, exist_ok=True)
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    results, t0 = {}, time.perf_counter()
+    to_run = [
+        m for m in args.models or MODELS if not (args.skip_grid and m == "MTR-grid")
+    ]
+    for m in [m for m in to_run if not installed(m)]:
+        log(f"{m} left out: {ANCHORS[m]} is not installed (pip install '.[bench]')")
+        to_run.remove(m)
+    n_folds = 3 if args.quick else 5
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    store = args.output.with_suffix(".json")
+    stored = {}
+    if store.exists() and not args.fresh:
+        stored = json.loads(store.read_text())
+        if stored.get("n_folds") != n_folds:
+            stored = {}
+    results = stored.get("results", {})
+
+    t0 = time.perf_counter()
     for name in args.datasets:
         X, Y = load_mulan(name, return_X_y=True)
         if args.quick and X.shape[0] >= QUICK_MAX_ROWS:
             log(f"{name}: {X.shape[0]} rows, left out by --quick")
             continue
         log(f"{name}: {X.shape[0]} x {X.shape[1]} x {Y.shape[1]}")
-        results[name] = run_dataset(name, X, Y, models, n_folds, args.grid_budget, log)
+        new = run_dataset(
+            name, X, Y, to_run, n_folds, args.grid_budget, log, args.threads
+        )
+        old = results.get(name, {"score": {}, "seconds": {}})
+        for key in ("score", "seconds"):
+            new[key] = {**old[key], **new[key]}
+        if "MTR-grid" not in to_run:
+            new["grid_choices"] = old.get("grid_choices", [])
+            new["skipped"] = old.get("skipped")
+        results[name] = new
         del X, Y
+        store.write_text(json.dumps({"n_folds": n_folds, "results": results}))
+        models = [m for m in MODELS if any(m in r["score"] for r in results.values())]
         report = render(
             results, models, args, command, time.perf_counter() - t0, done=False
         )
         args.output.write_text(report)
+    models = [m for m in MODELS if any(m in r["score"] for r in results.values())]
     report = render(results, models, args, command, time.perf_counter() - t0, True)
     args.output.write_text(report)
     print(report)

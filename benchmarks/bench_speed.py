@@ -381,9 +381,11 @@ def main():
         f"{os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, sklearn_mtl from "
         f"{os.path.dirname(sklearn_mtl.__file__)}"
     )
-    settings = {
+    settings = {  # a fixed configuration: nothing chosen from the data
         "hidden_layer_sizes": hidden,
         "alpha": 0.0,
+        "early_stopping": False,
+        "shrinkage": False,
         "sharing_alpha": 0.0,
         "lr": lr,
         "batch_size": batch_size,
@@ -410,6 +412,8 @@ def main():
         return MultiTaskRegressor(
             hidden_layer_sizes=hidden,
             alpha=0.0,
+            early_stopping=False,
+            shrinkage=False,
             sharing_alpha=0.0,
             lr=lr,
             batch_size=batch_size,

@@ -14,6 +14,7 @@ from sklearn.utils.validation import (
 )
 from skorch.utils import noop
 
+from ._adaptive import FALLBACK_ALPHA, plan_validation, shrinkage_factors
 from ._callbacks import BestWeightsEarlyStopping
 from ._checks import (
     check_layer_sizes,
@@ -120,7 +121,8 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _build_penalty(self, module):
         """Return ``penalty(module)`` added to the training loss, or None."""
-        return L2Penalty(self.alpha) if self.alpha > 0 else None
+        alpha = self._penalty_alpha()
+        return L2Penalty(alpha) if alpha > 0 else None
 
     def _net_kwargs(self):
         """Extra keyword arguments for the skorch net (e.g. param groups)."""
@@ -305,9 +307,7 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
         cell_weights = np.where(labelled, sample_weight[:, None], 0.0)
         cell_weights *= self._cell_factors(Y, sample_weight, task_names)
         cell_weights /= cell_weights.max()
-        train, valid = slice(None), None  # a slice: no copy of X without a split
-        if self.early_stopping:
-            train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
+        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
 
         def tensors(rows):
             return TensorData(
@@ -321,54 +321,133 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
                 )
             )
 
-        data = SplitData(tensors(train), None if valid is None else tensors(valid))
-        devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        n_train = len(data.train)
-        with seeded_global_rng(seed, devices, hold=True):
-            net = self._make_net(
-                X.shape[1], Y.shape[1], n_train, device, seed, task_names, X[:2]
+        def train_net(train, valid, epochs, stop_early):
+            """Build a net, train it on the ``train`` rows; return it."""
+            data = SplitData(tensors(train), None if valid is None else tensors(valid))
+            with seeded_global_rng(seed, devices, hold=True):
+                net = self._make_net(
+                    X.shape[1],
+                    Y.shape[1],
+                    len(data.train),
+                    device,
+                    seed,
+                    task_names,
+                    X[:2],
+                    stop_early=stop_early,
+                )
+                net.initialize()
+            net.data_parallel = parallel
+            record_group_settings(net)
+            seed_dropout(net.module_, seed, device)
+            if first:
+                self._initialize_from_data(
+                    net, X[train], Z[train], cell_weights[train], (mean, scale)
+                )
+            else:
+                carry_training_state(net, self.net_)
+                widths = [loss.n_outputs for loss in losses]  # per output column
+                rescale_task_outputs(
+                    net.module_.heads,
+                    (
+                        np.repeat(self._target_mean, widths),
+                        np.repeat(self._target_scale, widths),
+                    ),
+                    (np.repeat(mean, widths), np.repeat(scale, widths)),
+                )
+            if parallel is not None:  # the same starting weights on every process
+                parallel.broadcast_module(net.module_)
+            net.loss_reference = loss_of_zero(
+                net.criterion_, data.train, output_columns(losses)[1]
             )
-            net.initialize()
-        net.data_parallel = parallel
-        record_group_settings(net)
-        seed_dropout(net.module_, seed, device)
+            epochs = self._epochs_to_train(net, epochs, first)
+            try:
+                if epochs > 0:
+                    # the package's own random draws in training come from
+                    # generators of the fit; a user module's from the global one
+                    with seeded_global_rng(seed, devices):
+                        net.partial_fit(data, epochs=epochs)
+            except KeyboardInterrupt:
+                if first and len(net.history):
+                    # the user's interrupt: keep the epochs done
+                    self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
+                    self._architecture = architecture_of(self)
+                raise
+            return net
+
         if first:
-            self._initialize_from_data(
-                net, X[train], Z[train], cell_weights[train], (mean, scale)
+            net = self._fit_with_validation(
+                train_net, X, Z, cell_weights, labelled, rng, epochs
             )
-        else:
-            carry_training_state(net, self.net_)
-            widths = [loss.n_outputs for loss in losses]  # per output column
-            rescale_task_outputs(
-                net.module_.heads,
-                (
-                    np.repeat(self._target_mean, widths),
-                    np.repeat(self._target_scale, widths),
-                ),
-                (np.repeat(mean, widths), np.repeat(scale, widths)),
-            )
-        if parallel is not None:  # the same starting weights on every process
-            parallel.broadcast_module(net.module_)
-        net.loss_reference = loss_of_zero(
-            net.criterion_, data.train, output_columns(losses)[1]
-        )
-        epochs = self._epochs_to_train(net, epochs, first)
-        try:
-            if epochs > 0:
-                # the package's own random draws in training come from
-                # generators of the fit; a user module's from the global one
-                with seeded_global_rng(seed, devices):
-                    net.partial_fit(data, epochs=epochs)
-        except KeyboardInterrupt:
-            if first and len(net.history):  # the user's: keep the epochs done
-                self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
-                self._architecture = architecture_of(self)
-            raise
+        else:  # a continued fit keeps the alpha and shrinkage the first chose
+            train, valid, stop_early = slice(None), None, self.early_stopping is True
+            if stop_early:
+                train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
+            net = train_net(train, valid, epochs, stop_early)
         if first:
             self._architecture = architecture_of(self)
         else:
             is_1d, task_names = self._y_is_1d, self.task_names_
         self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
+
+    def _fit_with_validation(
+        self, train_net, X, Z, cell_weights, labelled, rng, epochs
+    ):
+        """Train the first net with the alpha, stopping and shrinkage asked for.
+
+        See :mod:`sklearn_mtl._adaptive`; a fixed ``alpha`` with
+        ``early_stopping=False`` trains one net on every row, as before.
+        """
+        plan = plan_validation(
+            labelled,
+            alpha=self.alpha,
+            # a single epoch (partial_fit) has nothing to stop unless asked
+            early_stopping=self.early_stopping
+            if epochs > 1
+            else (self.early_stopping is True),
+            fraction=self.validation_fraction,
+            rng=rng,
+        )
+        self.alpha_ = plan.alpha
+        if plan.split is None:
+            net = train_net(slice(None), None, epochs, False)
+            self._set_shrinkage(net, None, Z.shape[1])
+            return net
+        train, valid = plan.split
+        net = train_net(train, valid, epochs, True)
+        held_out = None
+        if self._shrinks():  # the kept (best) weights' held-out predictions
+            pred = eval_in_chunks(net.module_, X[valid], net.device)
+            held_out = (Z[valid], pred, cell_weights[valid])
+        self._set_shrinkage(net, held_out, Z.shape[1])
+        return net
+
+    def _shrinks(self):
+        """Whether this fit pulls predictions toward the mean (see shrinkage)."""
+        return (
+            getattr(self, "shrinkage", False) == "auto"
+            and getattr(self, "loss", None) == "squared_error"
+            and getattr(self, "standardize_targets", False)
+        )
+
+    def _set_shrinkage(self, net, held_out, n_tasks):
+        """Scale each task's output layer by its factor fitted on ``held_out``."""
+        if not hasattr(self, "shrinkage"):
+            return
+        factors = np.ones(n_tasks)
+        if held_out is not None:
+            factors = shrinkage_factors(*held_out)
+            rescale_task_outputs(
+                net.module_.heads,
+                (np.zeros_like(factors), factors),
+                (np.zeros_like(factors), np.ones_like(factors)),
+            )
+        self.shrinkage_ = factors
+
+    def _penalty_alpha(self):
+        """Return the ``alpha`` of the net being built (the fit's when "auto")."""
+        if self.alpha == "auto":
+            return getattr(self, "alpha_", FALLBACK_ALPHA)
+        return self.alpha
 
     def _set_fitted(self, net, Y, is_1d, task_names, moments, scaling):
         self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
@@ -434,7 +513,15 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
             )
 
     def _make_net(
-        self, n_features, n_tasks, n_train, device, seed, task_names=None, example=None
+        self,
+        n_features,
+        n_tasks,
+        n_train,
+        device,
+        seed,
+        task_names=None,
+        example=None,
+        stop_early=False,
     ):
         weighting = resolve_weighting(self.task_weighting).initialize(n_tasks, device)
         optimizer, optimizer_defaults = (
@@ -445,7 +532,7 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
         batch_size = min(256, n_train) if self.batch_size == "auto" else self.batch_size
         criterion, criterion_kwargs = self._criterion(n_tasks)
         callbacks = [
-            ("stopper", self._make_stopper()),
+            ("stopper", self._make_stopper(stop_early)),
             *self._extra_callbacks(),
             *check_callbacks(self.callbacks),
         ]
@@ -488,14 +575,14 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
             "criterion__reduction": "none",
         }
 
-    def _make_stopper(self):
+    def _make_stopper(self, stop_early=False):
         """Early stopping on the validation loss, else on the training loss."""
         return BestWeightsEarlyStopping(
-            monitor="valid_loss" if self.early_stopping else "train_loss",
+            monitor="valid_loss" if stop_early else "train_loss",
             patience=self.n_iter_no_change,
             threshold=self.tol,
             threshold_mode="abs",
-            load_best=self.early_stopping,
+            load_best=stop_early,
             sink={0: noop, 1: write_message}.get(self.verbose, print),
         )
 

@@ -1,7 +1,9 @@
 """MultiTaskRegressor: a shared trunk and one head per task."""
 
+from numbers import Real
+
 import numpy as np
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import LOSSES, BaseNetworkRegressor
@@ -36,11 +38,14 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         Non-linearity of the hidden layers.
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
-    alpha : float, default=1e-2
+    alpha : float or "auto", default="auto"
         Strength of the L2 penalty ``alpha / 2 * sum ||W||^2`` on the weight
         matrices (not the biases). A task's own weights (its head) count
         ``1 / n_tasks``, like its loss, so each head is regularised as in a
-        single-task network whatever the number of tasks.
+        single-task network whatever the number of tasks. ``"auto"``: 1e-3
+        when the fit stops early on held-out rows (stopping regularises
+        too), else 1e-2. The value used is ``alpha_``. See
+        :ref:`adaptive-defaults`.
     task_weighting : str, array-like of shape (n_tasks,) or TaskWeighting, \
             default="equal"
         How task losses combine: a name in
@@ -87,14 +92,27 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         Rows per mini-batch; ``"auto"`` is ``min(256, n_samples)``.
     max_epochs : int, default=200
         Maximum number of passes over the data.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (each task keeps a
-        labelled training row), stop when the validation loss has not improved
-        by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
-        weights. When False, stop on the training loss in the same way (the last
-        epoch's weights are kept).
+    early_stopping : bool or "auto", default="auto"
+        True: hold out ``validation_fraction`` of the rows (each task keeps a
+        labelled training row), stop when the validation loss has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
+        best weights. False: stop on the training loss in the same way (the
+        last epoch's weights are kept). ``"auto"``: True when the tasks have
+        at least 800 labelled rows each (the median over tasks; the network
+        kept is then trained on the other rows), False with fewer. A
+        continued fit (``warm_start``, :meth:`partial_fit`) never stops early
+        unless this is True.
     validation_fraction : float, default=0.1
-        Share of rows held out when ``early_stopping=True``.
+        Share of rows held out when the fit stops early.
+    shrinkage : "auto" or False, default="auto"
+        ``"auto"``, with ``loss="squared_error"`` and standardised targets:
+        when the fit stops early on held-out rows, pull each task's predictions toward
+        its training mean by the factor in [0, 1] that minimises their
+        squared error on the held-out rows; a task the network predicts
+        worse than its mean there is shrunk to the mean. The factors are
+        ``shrinkage_``, applied to the tasks' output layers. False: no
+        shrinkage. Exact control of the training: set ``alpha`` to a number,
+        ``early_stopping`` to a bool and ``shrinkage=False``.
     n_iter_no_change : int or np.inf, default=10
         Epochs without improvement before stopping; ``np.inf`` never stops
         early.
@@ -167,6 +185,12 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         ``task_weights``, ``dur``.
     n_iter_ : int
         Number of epochs trained.
+    alpha_ : float
+        The ``alpha`` the network was trained with (chosen by the fit when
+        ``alpha="auto"``).
+    shrinkage_ : ndarray of shape (`n_tasks_`,)
+        Per task, the factor in [0, 1] its predictions' deviations from the
+        training mean were multiplied by (1: none).
     task_affinity_ : ndarray of shape (`n_tasks_`, `n_tasks_`)
         With ``task_affinity`` set: entry ``[i, j]`` is how training task
         ``i`` helps task ``j`` (see ``task_affinity``); NaN for two tasks that
@@ -198,6 +222,9 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         **BaseNetworkRegressor._parameter_constraints,
         **SharedTrunkMixin._parameter_constraints,
         "loss": [StrOptions({*LOSSES, "quantile"})],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "shrinkage": [StrOptions({"auto"}), Options(bool, {False})],
         "quantiles": ["array-like"],
     }
 
@@ -207,7 +234,7 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         head_layer_sizes=(),
         activation="relu",
         dropout=0.0,
-        alpha=1e-2,
+        alpha="auto",
         task_weighting="equal",
         sharing="hard",
         n_experts=4,
@@ -220,8 +247,9 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         lr=1e-3,
         batch_size="auto",
         max_epochs=200,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
+        shrinkage="auto",
         n_iter_no_change=10,
         tol=1e-4,
         device="auto",
@@ -253,6 +281,7 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.shrinkage = shrinkage
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.device = device

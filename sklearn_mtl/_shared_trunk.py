@@ -78,7 +78,8 @@ class SharedTrunkMixin:
         return {"task_affinity": self.task_affinity}
 
     def _build_penalty(self, module):
-        penalties = [L2Penalty(self.alpha)] if self.alpha > 0 else []
+        alpha = self._penalty_alpha()
+        penalties = [L2Penalty(alpha)] if alpha > 0 else []
         if self.sharing_alpha > 0:
             penalties.append(TaskMeanPenalty(self.sharing_alpha))
         if len(penalties) < 2:

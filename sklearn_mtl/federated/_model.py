@@ -47,7 +47,7 @@ def check_federated_estimator(estimator):
             f"federated_fit needs sharing='hard' (one shared trunk and a head per "
             f"task); got sharing={estimator.sharing!r}."
         )
-    if estimator.early_stopping:
+    if estimator.early_stopping is True:
         raise ValueError(
             "early_stopping=True holds out rows at one place; federated_fit trains "
             "for n_rounds rounds. Set early_stopping=False."
@@ -175,5 +175,9 @@ def set_fitted(estimator, agreement, state, history, seed):
         agreement.moments,
         (agreement.mean, agreement.scale),
     )
+    # "auto" settings need rows held out at one place: the fixed ones apply
+    estimator.alpha_ = estimator._penalty_alpha()
+    if hasattr(estimator, "shrinkage"):
+        estimator.shrinkage_ = np.ones(agreement.n_tasks)
     estimator._architecture = architecture_of(estimator)
     return estimator
