@@ -8,13 +8,18 @@ data decide how the network is regularised, as
 - when the tasks have at least ``HOLDOUT_MIN_ROWS`` labelled rows each (the
   median over tasks), ``validation_fraction`` of the rows are held out and
   training stops when their loss stops improving, keeping the best epoch's
-  weights; the weight penalty is then the weaker ``STOPPED_ALPHA``, since
-  stopping regularises (a smooth target trains long, a noisy one stops
-  within a few epochs). Each task's predictions are then pulled toward its
+  weights. Stopping regularises (a smooth target trains long, a noisy one
+  stops within a few epochs), so the weight penalty is the weaker
+  ``STOPPED_ALPHA``. Each task's predictions are then pulled toward its
   training mean by the factor in ``[0, 1]`` that minimises their squared
   error on the held-out rows (a task the network predicts worse than its
   mean there is shrunk to the mean), applied to the task's output layer;
-- with fewer, a tenth of them is too few to stop on: the penalty is the
+  the same holds from ``ZERO_INFLATED_MIN_ROWS`` labels per task when the
+  targets are zero-inflated (for the median task, one value holds at least
+  ``ZERO_INFLATED_SHARE`` of the labels, as counts of rare events do): the
+  signal then lives in a few rows, which a network trained to the end of
+  its training loss fits, and the held-out shrinkage is the guard;
+- otherwise a tenth of the rows is too few to stop on: the penalty is the
   stronger ``FALLBACK_ALPHA`` and training stops on the training loss, with
   no shrinkage.
 
@@ -34,29 +39,46 @@ __all__ = ["FALLBACK_ALPHA", "STOPPED_ALPHA", "plan_validation", "shrinkage_fact
 FALLBACK_ALPHA = 1e-2  # the fixed default of earlier versions
 STOPPED_ALPHA = 1e-3
 HOLDOUT_MIN_ROWS = 800
+# zero-inflated targets: most labels one value (counts of rare events)
+ZERO_INFLATED_SHARE = 0.8
+ZERO_INFLATED_MIN_ROWS = 100
 
 
 class Plan(NamedTuple):
-    """How a first fit trains: rows held out (or None), alpha, stopping."""
+    """How a first fit trains: the rows it stops on (None: none) and alpha."""
 
     split: tuple | None
     alpha: float
-    stop_early: bool
 
 
-def plan_validation(labelled, *, alpha, early_stopping, fraction, rng):
-    """Return the :class:`Plan` of a first fit on the ``labelled`` cells."""
+def plan_validation(Y, *, alpha, early_stopping, fraction, rng):
+    """Return the :class:`Plan` of a first fit on ``Y`` (NaN: unlabelled)."""
+    labelled = ~np.isnan(Y)
     # labels per task, not rows: 139 tasks of 80 labels each (School) hold
     # out 8 per task, too few to stop each head on
     n_labels = float(np.median(labelled.sum(axis=0)))
     stop = early_stopping is True or (
-        early_stopping == "auto" and n_labels >= HOLDOUT_MIN_ROWS
+        early_stopping == "auto"
+        and (
+            n_labels >= HOLDOUT_MIN_ROWS
+            or (n_labels >= ZERO_INFLATED_MIN_ROWS and _mostly_one_value(Y))
+        )
     )
     if alpha == "auto":
         alpha = STOPPED_ALPHA if stop else FALLBACK_ALPHA
     if not stop:
-        return Plan(None, alpha, False)
-    return Plan(mask_aware_split(labelled, fraction, rng), alpha, True)
+        return Plan(None, alpha)
+    return Plan(mask_aware_split(labelled, fraction, rng), alpha)
+
+
+def _mostly_one_value(Y):
+    """Whether, for the median task, one value holds most of its labels."""
+    shares = []
+    for column in Y.T:
+        values = column[~np.isnan(column)]
+        counts = np.unique(values, return_counts=True)[1]
+        shares.append(counts.max() / len(values) if len(values) else 0.0)
+    return float(np.median(shares)) >= ZERO_INFLATED_SHARE
 
 
 def shrinkage_factors(Z, P, W):

@@ -376,7 +376,7 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
 
         if first:
             net = self._fit_with_validation(
-                train_net, X, Z, cell_weights, labelled, rng, epochs
+                train_net, X, Y, Z, cell_weights, rng, epochs
             )
         else:  # a continued fit keeps the alpha and shrinkage the first chose
             train, valid, stop_early = slice(None), None, self.early_stopping is True
@@ -389,16 +389,14 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
             is_1d, task_names = self._y_is_1d, self.task_names_
         self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
 
-    def _fit_with_validation(
-        self, train_net, X, Z, cell_weights, labelled, rng, epochs
-    ):
+    def _fit_with_validation(self, train_net, X, Y, Z, cell_weights, rng, epochs):
         """Train the first net with the alpha, stopping and shrinkage asked for.
 
         See :mod:`sklearn_mtl._adaptive`; a fixed ``alpha`` with
         ``early_stopping=False`` trains one net on every row, as before.
         """
         plan = plan_validation(
-            labelled,
+            Y,
             alpha=self.alpha,
             # a single epoch (partial_fit) has nothing to stop unless asked
             early_stopping=self.early_stopping
@@ -407,7 +405,7 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
             fraction=self.validation_fraction,
             rng=rng,
         )
-        self.alpha_ = plan.alpha
+        self.alpha_ = plan.alpha  # the penalty of the net being built
         if plan.split is None:
             net = train_net(slice(None), None, epochs, False)
             self._set_shrinkage(net, None, Z.shape[1])

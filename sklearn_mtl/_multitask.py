@@ -98,8 +98,10 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the
         best weights. False: stop on the training loss in the same way (the
         last epoch's weights are kept). ``"auto"``: True when the tasks have
-        at least 800 labelled rows each (the median over tasks; the network
-        kept is then trained on the other rows), False with fewer. A
+        at least 800 labelled rows each (the median over tasks), or at
+        least 100 with zero-inflated targets (one value holds 80% of the
+        median task's labels); the network kept is then trained on the
+        other rows. False otherwise. A
         continued fit (``warm_start``, :meth:`partial_fit`) never stops early
         unless this is True.
     validation_fraction : float, default=0.1

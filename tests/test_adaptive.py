@@ -58,6 +58,28 @@ def test_small_data_keep_strong_fixed_regularisation():
     np.testing.assert_array_equal(model.predict(X), fixed.predict(X))
 
 
+def zero_inflated(n, seed):
+    """Counts of rare events: 90% zeros, the rest heavy-tailed, unrelated to X."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 20))
+    Y = np.where(rng.rand(n, 2) < 0.9, 0.0, rng.pareto(2.0, size=(n, 2)) + 1)
+    return X, Y
+
+
+def test_small_zero_inflated_targets_stop_early_and_stay_at_the_mean():
+    X, Y = zero_inflated(300, 0)
+    X_test, Y_test = zero_inflated(5000, 1)
+    model = MultiTaskRegressor(random_state=0, max_epochs=100).fit(X, Y)
+    assert model.alpha_ == STOPPED_ALPHA
+    assert model.n_iter_ < 30 and "valid_loss" in model.history_[-1]
+    fixed = MultiTaskRegressor(random_state=0, max_epochs=100, **FIXED).fit(X, Y)
+    assert fixed.score(X_test, Y_test) < -0.1  # the fixed settings overfit
+    assert model.score(X_test, Y_test) > -0.02
+    # the same number of rows with a continuous target: small data
+    dense = MultiTaskRegressor(random_state=0, max_epochs=5).fit(X, noise(300)[1])
+    assert dense.alpha_ == FALLBACK_ALPHA
+
+
 def test_many_sparsely_labelled_tasks_count_as_small_data():
     # 2,000 rows, each labelled for one of 20 tasks: 100 labels per task
     X, Y = noise(2000, n_tasks=20)
