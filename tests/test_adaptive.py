@@ -163,3 +163,16 @@ def test_a_failed_auto_fit_leaves_the_model_as_it_was():
         model.set_params(alpha="often").fit(X, Y)
     np.testing.assert_array_equal(model.predict(X), before)
     assert model.alpha_ == FALLBACK_ALPHA
+
+
+def test_a_saved_model_keeps_what_the_fit_chose(tmp_path):
+    from sklearn_mtl import load, save
+
+    X, Y = noise(HOLDOUT_MIN_ROWS + 200)
+    model = MultiTaskRegressor(random_state=0, max_epochs=20).fit(X, Y)
+    assert np.any(model.shrinkage_ < 1)
+    save(model, tmp_path / "model")
+    loaded = load(tmp_path / "model")
+    assert loaded.alpha_ == model.alpha_
+    np.testing.assert_array_equal(loaded.shrinkage_, model.shrinkage_)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
