@@ -34,7 +34,13 @@ import numpy as np
 
 from ._checks import mask_aware_split
 
-__all__ = ["FALLBACK_ALPHA", "STOPPED_ALPHA", "plan_validation", "shrinkage_factors"]
+__all__ = [
+    "FALLBACK_ALPHA",
+    "STOPPED_ALPHA",
+    "plan_validation",
+    "shrinkage_factors",
+    "stops_early",
+]
 
 FALLBACK_ALPHA = 1e-2  # the fixed default of earlier versions
 STOPPED_ALPHA = 1e-3
@@ -57,18 +63,22 @@ def plan_validation(Y, *, alpha, early_stopping, fraction, rng):
     # labels per task, not rows: 139 tasks of 80 labels each (School) hold
     # out 8 per task, too few to stop each head on
     n_labels = float(np.median(labelled.sum(axis=0)))
-    stop = early_stopping is True or (
-        early_stopping == "auto"
-        and (
-            n_labels >= HOLDOUT_MIN_ROWS
-            or (n_labels >= ZERO_INFLATED_MIN_ROWS and _mostly_one_value(Y))
+    if isinstance(early_stopping, str):  # "auto"
+        stop = n_labels >= HOLDOUT_MIN_ROWS or (
+            n_labels >= ZERO_INFLATED_MIN_ROWS and _mostly_one_value(Y)
         )
-    )
+    else:  # a bool or a numpy bool
+        stop = bool(early_stopping)
     if alpha == "auto":
         alpha = STOPPED_ALPHA if stop else FALLBACK_ALPHA
     if not stop:
         return Plan(None, alpha)
     return Plan(mask_aware_split(labelled, fraction, rng), alpha)
+
+
+def stops_early(early_stopping):
+    """Whether ``early_stopping`` is a true bool (``"auto"`` is decided later)."""
+    return not isinstance(early_stopping, str) and bool(early_stopping)
 
 
 def _mostly_one_value(Y):

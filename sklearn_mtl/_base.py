@@ -14,7 +14,12 @@ from sklearn.utils.validation import (
 )
 from skorch.utils import noop
 
-from ._adaptive import FALLBACK_ALPHA, plan_validation, shrinkage_factors
+from ._adaptive import (
+    FALLBACK_ALPHA,
+    plan_validation,
+    shrinkage_factors,
+    stops_early,
+)
 from ._callbacks import BestWeightsEarlyStopping
 from ._checks import (
     check_layer_sizes,
@@ -379,7 +384,11 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
                 train_net, X, Y, Z, cell_weights, rng, epochs
             )
         else:  # a continued fit keeps the alpha and shrinkage the first chose
-            train, valid, stop_early = slice(None), None, self.early_stopping is True
+            train, valid, stop_early = (
+                slice(None),
+                None,
+                stops_early(self.early_stopping),
+            )
             if stop_early:
                 train, valid = mask_aware_split(labelled, self.validation_fraction, rng)
             net = train_net(train, valid, epochs, stop_early)
@@ -401,7 +410,7 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
             # a single epoch (partial_fit) has nothing to stop unless asked
             early_stopping=self.early_stopping
             if epochs > 1
-            else (self.early_stopping is True),
+            else stops_early(self.early_stopping),
             fraction=self.validation_fraction,
             rng=rng,
         )

@@ -176,3 +176,16 @@ def test_a_saved_model_keeps_what_the_fit_chose(tmp_path):
     assert loaded.alpha_ == model.alpha_
     np.testing.assert_array_equal(loaded.shrinkage_, model.shrinkage_)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("flag", [np.True_, np.False_])
+def test_numpy_bools_mean_what_python_bools_do(flag):
+    # a grid built from a numpy array passes np.bool_, not bool
+    X, Y = make_multitask_regression(n_samples=100, n_tasks=2, random_state=0)
+    model = MultiTaskRegressor(random_state=0, early_stopping=flag, max_epochs=5)
+    model.fit(X, Y)
+    assert ("valid_loss" in model.history_[-1]) is bool(flag)
+    reference = MultiTaskRegressor(
+        random_state=0, early_stopping=bool(flag), max_epochs=5
+    )
+    np.testing.assert_array_equal(model.predict(X), reference.fit(X, Y).predict(X))

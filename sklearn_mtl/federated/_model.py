@@ -9,6 +9,7 @@ estimator's private building blocks (``_make_net``, ``_validate_X``,
 import numpy as np
 import torch
 
+from .._adaptive import stops_early
 from .._checks import loss_of_zero, resolve_device
 from .._multitask import MultiTaskRegressor
 from .._net import SplitData, TensorData
@@ -47,7 +48,7 @@ def check_federated_estimator(estimator):
             f"federated_fit needs sharing='hard' (one shared trunk and a head per "
             f"task); got sharing={estimator.sharing!r}."
         )
-    if estimator.early_stopping is True:
+    if stops_early(estimator.early_stopping):
         raise ValueError(
             "early_stopping=True holds out rows at one place; federated_fit trains "
             "for n_rounds rounds. Set early_stopping=False."
