@@ -33,8 +33,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import mask_aware_split
+from ._net import eval_in_chunks
+from ._scaling import rescale_task_outputs
 
 __all__ = [
+    "AdaptiveFitMixin",
     "FALLBACK_ALPHA",
     "STOPPED_ALPHA",
     "plan_validation",
@@ -106,3 +109,70 @@ def shrinkage_factors(Z, P, W):
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(den > 0, num / den, 1.0)
     return np.clip(factor, 0.0, 1.0)
+
+
+class AdaptiveFitMixin:
+    """How an estimator's first fit applies its :class:`Plan` (see above).
+
+    Used by the fit skeleton (``BaseNetwork._train``), which hands over a
+    ``train_net(train, valid, epochs, stop_early)`` that builds and trains
+    one net on the given rows.
+    """
+
+    def _fit_with_validation(self, train_net, X, Y, Z, cell_weights, rng, epochs):
+        """Train the first net with the alpha, stopping and shrinkage asked for.
+
+        See :mod:`sklearn_mtl._adaptive`; a fixed ``alpha`` with
+        ``early_stopping=False`` trains one net on every row, as before.
+        """
+        plan = plan_validation(
+            Y,
+            alpha=self.alpha,
+            # a single epoch (partial_fit) has nothing to stop unless asked
+            early_stopping=self.early_stopping
+            if epochs > 1
+            else stops_early(self.early_stopping),
+            fraction=self.validation_fraction,
+            rng=rng,
+        )
+        self.alpha_ = plan.alpha  # the penalty of the net being built
+        if plan.split is None:
+            net = train_net(slice(None), None, epochs, False)
+            self._set_shrinkage(net, None, Z.shape[1])
+            return net
+        train, valid = plan.split
+        net = train_net(train, valid, epochs, True)
+        held_out = None
+        if self._shrinks():  # the kept (best) weights' held-out predictions
+            pred = eval_in_chunks(net.module_, X[valid], net.device)
+            held_out = (Z[valid], pred, cell_weights[valid])
+        self._set_shrinkage(net, held_out, Z.shape[1])
+        return net
+
+    def _shrinks(self):
+        """Whether this fit pulls predictions toward the mean (see shrinkage)."""
+        return (
+            getattr(self, "shrinkage", False) == "auto"
+            and getattr(self, "loss", None) == "squared_error"
+            and getattr(self, "standardize_targets", False)
+        )
+
+    def _set_shrinkage(self, net, held_out, n_tasks):
+        """Scale each task's output layer by its factor fitted on ``held_out``."""
+        if not hasattr(self, "shrinkage"):
+            return
+        factors = np.ones(n_tasks)
+        if held_out is not None:
+            factors = shrinkage_factors(*held_out)
+            rescale_task_outputs(
+                net.module_.heads,
+                (np.zeros_like(factors), factors),
+                (np.zeros_like(factors), np.ones_like(factors)),
+            )
+        self.shrinkage_ = factors
+
+    def _penalty_alpha(self):
+        """Return the ``alpha`` of the net being built (the fit's when "auto")."""
+        if self.alpha == "auto":
+            return getattr(self, "alpha_", FALLBACK_ALPHA)
+        return self.alpha

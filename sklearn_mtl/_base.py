@@ -14,12 +14,7 @@ from sklearn.utils.validation import (
 )
 from skorch.utils import noop
 
-from ._adaptive import (
-    FALLBACK_ALPHA,
-    plan_validation,
-    shrinkage_factors,
-    stops_early,
-)
+from ._adaptive import AdaptiveFitMixin, stops_early
 from ._callbacks import BestWeightsEarlyStopping
 from ._checks import (
     check_layer_sizes,
@@ -63,7 +58,7 @@ PREDICT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 PREDICT_CHUNK_ROWS = EVAL_CHUNK_ROWS
 
 
-class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
     """Fit skeleton shared by every estimator of the package.
 
     Subclasses define ``__init__`` (their full list of hyperparameters) and
@@ -397,64 +392,6 @@ class BaseNetwork(TrunkParamsMixin, BaseEstimator, metaclass=ABCMeta):
         else:
             is_1d, task_names = self._y_is_1d, self.task_names_
         self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
-
-    def _fit_with_validation(self, train_net, X, Y, Z, cell_weights, rng, epochs):
-        """Train the first net with the alpha, stopping and shrinkage asked for.
-
-        See :mod:`sklearn_mtl._adaptive`; a fixed ``alpha`` with
-        ``early_stopping=False`` trains one net on every row, as before.
-        """
-        plan = plan_validation(
-            Y,
-            alpha=self.alpha,
-            # a single epoch (partial_fit) has nothing to stop unless asked
-            early_stopping=self.early_stopping
-            if epochs > 1
-            else stops_early(self.early_stopping),
-            fraction=self.validation_fraction,
-            rng=rng,
-        )
-        self.alpha_ = plan.alpha  # the penalty of the net being built
-        if plan.split is None:
-            net = train_net(slice(None), None, epochs, False)
-            self._set_shrinkage(net, None, Z.shape[1])
-            return net
-        train, valid = plan.split
-        net = train_net(train, valid, epochs, True)
-        held_out = None
-        if self._shrinks():  # the kept (best) weights' held-out predictions
-            pred = eval_in_chunks(net.module_, X[valid], net.device)
-            held_out = (Z[valid], pred, cell_weights[valid])
-        self._set_shrinkage(net, held_out, Z.shape[1])
-        return net
-
-    def _shrinks(self):
-        """Whether this fit pulls predictions toward the mean (see shrinkage)."""
-        return (
-            getattr(self, "shrinkage", False) == "auto"
-            and getattr(self, "loss", None) == "squared_error"
-            and getattr(self, "standardize_targets", False)
-        )
-
-    def _set_shrinkage(self, net, held_out, n_tasks):
-        """Scale each task's output layer by its factor fitted on ``held_out``."""
-        if not hasattr(self, "shrinkage"):
-            return
-        factors = np.ones(n_tasks)
-        if held_out is not None:
-            factors = shrinkage_factors(*held_out)
-            rescale_task_outputs(
-                net.module_.heads,
-                (np.zeros_like(factors), factors),
-                (np.zeros_like(factors), np.ones_like(factors)),
-            )
-        self.shrinkage_ = factors
-
-    def _penalty_alpha(self):
-        """Return the ``alpha`` of the net being built (the fit's when "auto")."""
-        if self.alpha == "auto":
-            return getattr(self, "alpha_", FALLBACK_ALPHA)
-        return self.alpha
 
     def _set_fitted(self, net, Y, is_1d, task_names, moments, scaling):
         self.net_, self.n_tasks_, self.task_names_ = net, Y.shape[1], task_names
