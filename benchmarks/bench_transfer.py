@@ -2,10 +2,12 @@
 
 For each target size k, k labelled target rows are drawn (several seeds), the
 rest of the target domain is the test set, and every method is scored by R^2
-(uniform over targets) on it:
+(uniform over targets) and by mean absolute error (MAE, averaged over
+targets) on it:
 
 - source only: the pretrained source model, unchanged;
-- target only: ``MultiTaskRegressor()`` with defaults, on the k rows;
+- target only: ``MultiTaskRegressor()`` with defaults, on the k rows, and
+  ``RidgeCV()`` on the k rows ("target only Ridge");
 - pooled: ``MultiTaskRegressor`` (the source's settings) on source + k rows;
 - naive fine-tune: every weight fine-tuned from a new head, ``lr=1e-3``;
 - ``TransferEstimator(source=source)`` with defaults (``strategy="auto"``),
@@ -29,7 +31,8 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.metrics import r2_score
+from sklearn.linear_model import RidgeCV
+from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_mtl import MultiTaskRegressor, TransferEstimator
@@ -39,6 +42,7 @@ SOURCE = dict(early_stopping=True, max_epochs=100, random_state=0)
 METHODS = [
     "source only",
     "target only",
+    "target only Ridge",
     "pooled",
     "naive fine-tune",
     "TransferEstimator default",
@@ -55,6 +59,8 @@ def fit_method(name, source, X_src, Y_src, X_k, Y_k, seed, pooled_epochs):
         return source
     if name == "target only":
         return MultiTaskRegressor(random_state=seed).fit(X_k, Y_k)
+    if name == "target only Ridge":
+        return RidgeCV().fit(X_k, Y_k)
     if name == "pooled":
         params = {**SOURCE, "random_state": seed, "max_epochs": pooled_epochs}
         return MultiTaskRegressor(**params).fit(
@@ -72,7 +78,7 @@ def fit_method(name, source, X_src, Y_src, X_k, Y_k, seed, pooled_epochs):
 
 
 def evaluate(source, X_src, Y_src, X_tgt, Y_tgt, ks, seeds, scores, pooled_epochs):
-    """Add R^2 of every method, k and seed to ``scores[(k, method)]``."""
+    """Add R^2 and MAE of every method, k and seed to ``scores[metric]``."""
     for k in ks:
         for seed in seeds:
             order = np.random.RandomState(seed).permutation(len(X_tgt))
@@ -83,24 +89,34 @@ def evaluate(source, X_src, Y_src, X_tgt, Y_tgt, ks, seeds, scores, pooled_epoch
                     pooled_epochs,
                 )
                 pred = model.predict(X_tgt[test]).reshape(len(test), -1)
-                score = r2_score(Y_tgt[test], pred)
-                scores.setdefault((k, name), []).append(score)
+                for metric, score in (
+                    ("R^2", r2_score(Y_tgt[test], pred)),
+                    ("MAE", mean_absolute_error(Y_tgt[test], pred)),
+                ):
+                    scores.setdefault(metric, {}).setdefault((k, name), []).append(
+                        score
+                    )
 
 
 def report(title, scores, ks):
-    print(f"\n### {title}\n")
-    print("| method | " + " | ".join(f"k = {k}" for k in ks) + " |")
-    print("| --- | " + " | ".join("---:" for _ in ks) + " |")
-    best = {k: max(METHODS, key=lambda m: np.mean(scores[(k, m)])) for k in ks}
-    for name in METHODS:
-        cells = []
-        for k in ks:
-            values = scores[(k, name)]
-            cell = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
-            cells.append(f"**{cell}**" if best[k] == name else cell)
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    n = len(next(iter(scores.values())))
-    print(f"\nmean ± std of test R^2 over {n} runs per cell; best per column in bold.")
+    for metric, table in scores.items():
+        print(f"\n### {title}: {metric}\n")
+        print("| method | " + " | ".join(f"k = {k}" for k in ks) + " |")
+        print("| --- | " + " | ".join("---:" for _ in ks) + " |")
+        pick = min if metric == "MAE" else max
+        best = {k: pick(METHODS, key=lambda m: np.mean(table[(k, m)])) for k in ks}
+        for name in METHODS:
+            cells = []
+            for k in ks:
+                values = table[(k, name)]
+                cell = f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+                cells.append(f"**{cell}**" if best[k] == name else cell)
+            print(f"| {name} | " + " | ".join(cells) + " |")
+        n = len(next(iter(table.values())))
+        print(
+            f"\nmean ± std of test {metric} over {n} runs per cell; best per "
+            "column in bold."
+        )
 
 
 def california(seeds):
