@@ -40,6 +40,7 @@ __all__ = [
     "AdaptiveFitMixin",
     "FALLBACK_ALPHA",
     "STOPPED_ALPHA",
+    "fixed_alpha",
     "plan_validation",
     "shrinkage_factors",
     "stops_early",
@@ -72,11 +73,15 @@ def plan_validation(Y, *, alpha, early_stopping, fraction, rng):
         )
     else:  # a bool or a numpy bool
         stop = bool(early_stopping)
-    if alpha == "auto":
-        alpha = STOPPED_ALPHA if stop else FALLBACK_ALPHA
     if not stop:
-        return Plan(None, alpha)
+        return Plan(None, fixed_alpha(alpha))
+    alpha = STOPPED_ALPHA if alpha == "auto" else alpha
     return Plan(mask_aware_split(labelled, fraction, rng), alpha)
+
+
+def fixed_alpha(alpha):
+    """Return the ``alpha`` of a fit that holds no rows out ("auto": 1e-2)."""
+    return FALLBACK_ALPHA if alpha == "auto" else alpha
 
 
 def stops_early(early_stopping):

@@ -5,10 +5,9 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import (
-    check_array,
     check_is_fitted,
     validate_data,
 )
@@ -40,7 +39,6 @@ from ._warm import (
     check_same_architecture,
     record_group_settings,
 )
-from .metrics import masked_r2_score
 from .modules import seed_dropout
 from .weighting import WEIGHTINGS, TaskWeighting, resolve_weighting
 
@@ -542,72 +540,6 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
                 "outside the training range (scale X, e.g. with StandardScaler)."
             )
         return out
-
-
-class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
-    """The regression estimators' predict and score, on :class:`BaseNetwork`."""
-
-    def predict(self, X):
-        """Predict every task for ``X``, in bounded batches.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_tasks)
-            float64 predictions in the original target units; 1-D when the
-            estimator was fitted on a 1-D ``y``.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        Y = self._predict_standardized(X)
-        Y *= self._target_scale  # in place: no second (n_samples, n_tasks) array
-        Y += self._target_mean
-        if not np.all(np.isfinite(Y)):
-            raise ValueError(
-                "The predictions overflow float64 in the units of the target y; "
-                "rescale y (e.g. divide it by a power of ten) and fit again."
-            )
-        return Y.ravel() if self._y_is_1d else Y
-
-    def score(self, X, y, sample_weight=None):
-        """R^2 per task on its labelled rows, averaged uniformly over tasks.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs.
-        y : array-like of shape (n_samples,) or (n_samples, n_tasks)
-            True targets; NaN cells are left out of their task's score.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative row weights; a task whose labelled rows all weigh
-            0 is left out with a warning.
-
-        Returns
-        -------
-        score : float
-            Mean over tasks of R^2, as
-            :func:`sklearn_mtl.metrics.masked_r2_score` computes it: a task
-            with no labelled row in ``y`` is left out with a ``UserWarning``
-            that names it.
-
-        Raises
-        ------
-        ValueError
-            If no task of ``y`` has a labelled row, or ``y`` or
-            ``sample_weight`` is malformed.
-        """
-        check_array(  # y's own errors before the cost of predicting
-            y,
-            ensure_2d=False,
-            dtype=np.float64,
-            ensure_all_finite="allow-nan",
-            input_name="y",
-        )
-        return masked_r2_score(y, self.predict(X), sample_weight=sample_weight)
 
 
 def _restore(estimator, state):

@@ -1,6 +1,6 @@
 """TransferEstimator: copy a pretrained trunk, attach a new head, fine-tune."""
 
-from ._base import BaseNetworkRegressor
+from ._base_regressor import BaseNetworkRegressor
 from ._transfer_base import STRATEGIES, TransferMixin
 
 __all__ = ["STRATEGIES", "TransferEstimator"]

@@ -265,3 +265,21 @@ def test_bad_settings_raise_a_clear_error():
         federated_fit(MultiTaskRegressor(early_stopping=True), site, n_rounds=1)
     with pytest.raises(TypeError, match="trains a MultiTaskRegressor"):
         federated_fit(TransferEstimator(), site, n_rounds=1)
+
+
+def test_a_refitted_estimator_records_the_fixed_alpha_the_sites_used():
+    # an earlier fit that stopped early chose alpha=1e-3; the sites (clones)
+    # hold nothing out and train with 1e-2, which the result must say
+    rng = np.random.RandomState(0)
+    estimator = MultiTaskRegressor(
+        hidden_layer_sizes=(8,), max_epochs=5, random_state=0
+    )
+    estimator.fit(rng.normal(size=(1000, 5)), rng.normal(size=(1000, 2)))
+    assert estimator.alpha_ == 1e-3
+    X, Y = make_multitask_regression(
+        n_samples=40, n_features=5, n_tasks=2, random_state=0
+    )
+    federated_fit(estimator, [(X[:20], Y[:20]), (X[20:], Y[20:])], n_rounds=1)
+    assert estimator.alpha_ == 1e-2
+    np.testing.assert_array_equal(estimator.shrinkage_, 1.0)
+    assert estimator.net_.penalty.penalties[0].alpha == 1e-2  # L2, then the pull

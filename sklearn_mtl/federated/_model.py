@@ -9,7 +9,7 @@ estimator's private building blocks (``_make_net``, ``_validate_X``,
 import numpy as np
 import torch
 
-from .._adaptive import stops_early
+from .._adaptive import fixed_alpha, stops_early
 from .._checks import loss_of_zero, resolve_device
 from .._multitask import MultiTaskRegressor
 from .._net import SplitData, TensorData
@@ -159,6 +159,9 @@ def set_fitted(estimator, agreement, state, history, seed):
         The seed of the initial weights.
     """
     device = resolve_device(estimator.device)
+    # the sites' clones hold no rows out: the fixed alpha, whatever an
+    # earlier fit of this estimator chose
+    estimator.alpha_ = fixed_alpha(estimator.alpha)
     net = build_net(estimator, agreement, int(agreement.rows.sum()), device, seed)
     net.module_.load_state_dict(state)
     for row in history:
@@ -176,9 +179,6 @@ def set_fitted(estimator, agreement, state, history, seed):
         agreement.moments,
         (agreement.mean, agreement.scale),
     )
-    # "auto" settings need rows held out at one place: the fixed ones apply
-    estimator.alpha_ = estimator._penalty_alpha()
-    if hasattr(estimator, "shrinkage"):
-        estimator.shrinkage_ = np.ones(agreement.n_tasks)
+    estimator.shrinkage_ = np.ones(agreement.n_tasks)  # nothing held out
     estimator._architecture = architecture_of(estimator)
     return estimator
