@@ -13,6 +13,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import get_len, unpack_data
 
 from ._affinity import TaskAffinityRecorder
+from ._cells import CellBatches, LabelledCells, cell_task_sums, trains_on_cells
 from ._gradients import (
     add_to_grads,
     shared_parameters,
@@ -325,6 +326,8 @@ class MultiTaskNet(NeuralNet):
             return self.data_parallel.batches(
                 dataset, self.batch_size, self.shuffle_generator
             )
+        if training and trains_on_cells(self, dataset):  # sparse labels
+            return CellBatches(dataset, self.batch_size, self.shuffle_generator)
         if training:
             return TensorBatches(dataset, self.batch_size, True, self.shuffle_generator)
         return TensorBatches(dataset, max(self.batch_size, EVAL_CHUNK_ROWS))
@@ -450,15 +453,11 @@ class MultiTaskNet(NeuralNet):
         per-task sums also go into that epoch's training or validation
         statistics (``train_task_loss`` / ``valid_task_loss``).
         """
-        Y, cell_weights = y_true
-        elementwise = self.criterion_(y_pred, Y)
-        unit = _unit_counts_and_present(cell_weights)
-        if unit is None:
-            sums = (elementwise * cell_weights).sum(dim=0)
-            counts = cell_weights.sum(dim=0)
-        else:  # every weight is 1: the same sums without the product
-            sums = elementwise.sum(dim=0)
-            counts, present = unit
+        if isinstance(y_true, LabelledCells):  # y_pred holds the labelled cells
+            sums = cell_task_sums(self.criterion_, y_pred, y_true)
+            counts, unit = y_true.counts, None
+        else:
+            sums, counts, unit = self._dense_task_sums(y_pred, y_true)
         if training is not None:  # added up once per epoch
             self._batch_task_stats["train" if training else "valid"].append(
                 (sums.detach(), counts)
@@ -468,7 +467,22 @@ class MultiTaskNet(NeuralNet):
         if unit is None:
             present = counts > 0
             counts = torch.where(present, counts, 1.0)
+        else:
+            present = unit[1]
         return sums / counts, present
+
+    def _dense_task_sums(self, y_pred, y_true):
+        """Per-task loss sums and weights of a dense ``(n, T)`` batch."""
+        Y, cell_weights = y_true
+        elementwise = self.criterion_(y_pred, Y)
+        unit = _unit_counts_and_present(cell_weights)
+        if unit is None:
+            sums = (elementwise * cell_weights).sum(dim=0)
+            counts = cell_weights.sum(dim=0)
+        else:  # every weight is 1: the same sums without the product
+            sums = elementwise.sum(dim=0)
+            counts = unit[0]
+        return sums, counts, unit
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted masked task losses, plus the penalty while training."""
@@ -484,6 +498,14 @@ class MultiTaskNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         """One backward pass; per-task gradients only when something needs them."""
         weighting = self.task_weighting
+        if isinstance(batch[1], LabelledCells):  # see _cells.trains_on_cells
+            self._set_training(True)
+            Xi, cells = batch
+            y_pred = self.module_.forward_cells(Xi, cells.rows, cells.tasks)
+            loss = self.get_loss(y_pred, cells, X=Xi, training=True)
+            loss.backward()
+            weighting.after_backward()
+            return {"loss": loss, "y_pred": y_pred}
         if not weighting.needs_gradients and self.affinity_ is None:
             step = super().train_step_single(batch, **fit_params)
             if self.data_parallel is not None:

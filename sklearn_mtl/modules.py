@@ -263,6 +263,18 @@ class TaskHeadsModule(nn.Module):
                 z = self.dropout(self.activation(z))
         return z.squeeze(-1).transpose(0, 1)
 
+    def forward_cells(self, h, rows, tasks):
+        """Predict only the cells ``(rows[k], tasks[k])``: ``(n_cells,)``.
+
+        Linear heads on shared features ``h`` (``(n, d)``) only; ``rows`` None
+        means cell ``k`` is row ``k``. The same values as
+        ``self(h)[rows, tasks]``, at a cost that grows with the cells instead
+        of ``n x n_tasks``.
+        """
+        features = h if rows is None else h.index_select(0, rows)
+        weight = self.output.weight.index_select(0, tasks)
+        return (features * weight).sum(dim=1) + self.output.bias.index_select(0, tasks)
+
     def task_parameters(self):
         """Return the weight tensors, each with the task as first dimension."""
         if self.output is not None:
@@ -289,6 +301,10 @@ class MultiTaskModule(nn.Module):
     def forward(self, x):
         """Predict all tasks for a batch ``x`` of shape ``(n, n_features)``."""
         return self.heads(self.trunk(x))
+
+    def forward_cells(self, x, rows, tasks):
+        """Predict the cells ``(rows[k], tasks[k])`` only (see ``TaskHeadsModule``)."""
+        return self.heads.forward_cells(self.trunk(x), rows, tasks)
 
     def shared_parameters(self):
         """Return the parameters every task's prediction depends on: the trunk's."""
