@@ -38,11 +38,15 @@ class TransferEstimator(TransferMixin, BaseNetworkRegressor):
     strategy : {"auto", "linear_probe", "fine_tune", "lp_ft", \
             "gradual_unfreezing", "l2_sp"}, default="auto"
         - ``"auto"``: when the target's smallest task has fewer than 100
-          labelled rows, whichever of ``"linear_probe"`` and a full
-          ``"fine_tune"`` (new head, lr 1e-3 unless set) has the lower 5-fold
-          error on the target rows (a guard against negative transfer; the
-          scores are kept in ``strategy_scores_``); from 100 rows on,
-          ``"lp_ft"``. Measured on real data
+          labelled rows, whichever of ``"linear_probe"``, a full
+          ``"fine_tune"`` (new head, lr 1e-3 unless set) and the source
+          trunk's architecture trained from scratch (every layer
+          re-initialised by its ``reset_parameters``; ``kept_ ==
+          "scratch"``, ``strategy_`` None) has the lower 5-fold error on the
+          target rows (a guard against negative transfer; the scores are kept
+          in ``strategy_scores_``; ties go to the probe, then the fine-tune;
+          a trunk that cannot be re-initialised has no scratch candidate);
+          from 100 rows on, ``"lp_ft"``. Measured on real data
           (``benchmarks/bench_transfer.py``): on a few dozen rows the probe
           kept a good source safe where fine-tuning made it worse, while a
           source whose features did not fit the target was beaten by
@@ -77,7 +81,8 @@ class TransferEstimator(TransferMixin, BaseNetworkRegressor):
         about three fits. What was kept is in ``kept_``, the two errors in
         ``guard_scores_``. With fewer than 4 rows, or when no row can be held
         out without leaving a task unlabelled, the transfer is kept
-        unchecked. Ignored when ``source=None``.
+        unchecked. Ignored when ``source=None`` or when ``strategy="auto"``
+        already chose the scratch network.
     hidden_layer_sizes : array-like of int, default=(128, 128)
         Trunk widths when ``source=None``; ignored otherwise.
     head_layer_sizes : array-like of int, default=()
@@ -182,11 +187,14 @@ class TransferEstimator(TransferMixin, BaseNetworkRegressor):
         from scratch (``source=None``, or ``kept_ == "scratch"``).
     strategy_scores_ : dict or None
         With ``strategy="auto"`` on a small target: the K-fold mean squared
-        error (in task standard deviations) of each candidate strategy.
+        error (in task standard deviations) of each candidate
+        (``"linear_probe"``, ``"fine_tune"`` and, when the trunk can be
+        re-initialised, ``"scratch"``).
     kept_ : {"transfer", "scratch"}
         Whether the fitted network starts from the source (``"transfer"``) or
         from random weights (``"scratch"``: ``source=None``, or
-        ``compare_with_scratch=True`` found the source harmful).
+        ``strategy="auto"`` or ``compare_with_scratch=True`` found the source
+        harmful).
     guard_scores_ : dict or None
         With ``compare_with_scratch=True``: the held-out mean squared error
         (in task standard deviations) of ``"transfer"`` and ``"scratch"``, and

@@ -183,7 +183,7 @@ class TransferMixin(NegativeTransferGuards):
             else:
                 strategy = self._guard_against_negative_transfer(X, Y, sample_weight)
         self._strategy = strategy
-        if self.compare_with_scratch and self._source is not None:
+        if self.compare_with_scratch and self.kept_ == "transfer":
             self._compare_with_scratch(X, Y, sample_weight)
 
     def _check_feature_names(self):

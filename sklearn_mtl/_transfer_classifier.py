@@ -111,7 +111,9 @@ class TransferClassifier(ClassificationTasksMixin, TransferMixin, BaseNetwork):
     probe_alphas_ : ndarray of shape (n_tasks,) or None
         ``1 / C`` of each task's logistic probe.
     kept_, guard_scores_ : str, dict or None
-        What ``compare_with_scratch`` kept, and the scores it compared.
+        Whether the network starts from the source or from scratch (chosen by
+        ``strategy="auto"`` or ``compare_with_scratch``), and the scores
+        ``compare_with_scratch`` compared.
     net_, n_features_in_, feature_names_in_, n_tasks_, task_names_, \
 history_, n_iter_
         As for :class:`~sklearn_mtl.MultiTaskClassifier`.
@@ -134,7 +136,7 @@ history_, n_iter_
     >>> model.classes_.tolist()
     ['down', 'up']
     >>> sorted(model.strategy_scores_)  # held-out cross-entropy of each
-    ['fine_tune', 'linear_probe']
+    ['fine_tune', 'linear_probe', 'scratch']
     """
 
     _architecture_params = (

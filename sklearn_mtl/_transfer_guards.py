@@ -33,14 +33,20 @@ class NegativeTransferGuards:
     """The two guards of :class:`~sklearn_mtl.TransferEstimator`, as methods."""
 
     def _guard_against_negative_transfer(self, X, Y, sample_weight):
-        """Pick the linear probe or a full fine-tune by K-fold error on the target.
+        """Pick the probe, a full fine-tune or a fresh start by K-fold error.
 
         The probe keeps a good source safe on a handful of rows; a full
         fine-tune from a new head (at ``lr`` or 1e-3) can learn the target
-        when the source's features do not fit it. Each candidate is scored
+        when the source's features do not fit it; and when they mislead it,
+        the source trunk's architecture trained from scratch ("scratch": every
+        layer re-initialised by its ``reset_parameters``, trained as the
+        fine-tune) learns the target without them. Each candidate is scored
         by its mean squared error (per task, in units of the task's standard
-        deviation) on held-out target rows; the probe wins ties and is kept
-        when there are too few rows to hold any out.
+        deviation) on held-out target rows; ties go to the probe, then to the
+        fine-tune, and the probe is kept when there are too few rows to hold
+        any out. A trunk that cannot be re-initialised has no scratch
+        candidate. A scratch choice switches the source to the re-initialised
+        trunk (``kept_ == "scratch"``).
         """
         if len(X) < MIN_ROWS_TO_COMPARE:
             return "linear_probe"
@@ -53,16 +59,24 @@ class NegativeTransferGuards:
         ]
         if not folds:
             return "linear_probe"
+        candidates = {
+            "linear_probe": {"strategy": "linear_probe"},
+            "fine_tune": {"strategy": "fine_tune"},
+        }
+        scratch_trunk = self._scratch_trunk()
+        if scratch_trunk is not None:
+            candidates["scratch"] = {
+                "source": scratch_trunk,
+                "strategy": "fine_tune",
+                "trunk_lr_scale": 1.0,
+            }
         spread = _task_spread(Y)
         errors = {}
-        for name in ("linear_probe", "fine_tune"):
+        for name, params in candidates.items():
             squared, weight = [], []
             for train, test in folds:
                 model = clone(self).set_params(
-                    strategy=name,
-                    compare_with_scratch=False,
-                    verbose=0,
-                    warm_start=False,
+                    **params, compare_with_scratch=False, verbose=0, warm_start=False
                 )
                 _prepare_inner(self, model)
                 model.fit(X[train], Y[train], sample_weight=sample_weight[train])
@@ -75,7 +89,22 @@ class NegativeTransferGuards:
                 _normalised(np.concatenate(weight)) @ np.concatenate(squared)
             )
         self.strategy_scores_ = errors
-        return min(errors, key=lambda name: (errors[name], name != "linear_probe"))
+        order = list(candidates)
+        choice = min(errors, key=lambda name: (errors[name], order.index(name)))
+        if choice == "scratch":
+            self.kept_ = "scratch"
+            self._source = resolve_source(scratch_trunk)
+            return None
+        return choice
+
+    def _scratch_trunk(self):
+        """The source trunk re-initialised from the fit's seed, or None if it can't be."""
+        try:
+            check_reinitializable(self._source.trunk)
+        except TypeError:
+            return None
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return reinitialized_copy(self._source.trunk, int(seed))
 
     def _compare_with_scratch(self, X, Y, sample_weight):
         """Keep the transfer, or switch to training from scratch if that is better.

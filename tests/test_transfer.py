@@ -380,9 +380,9 @@ def test_auto_keeps_the_probe_for_a_good_source(source, problem):
         X[400:440], Y[400:440, :2]
     )
     scores = model.strategy_scores_
-    assert set(scores) == {"linear_probe", "fine_tune"}
+    assert set(scores) == {"linear_probe", "fine_tune", "scratch"}
     assert model.strategy_ == "linear_probe" == min(scores, key=scores.get)
-    assert model.n_iter_ == 0
+    assert model.n_iter_ == 0 and model.kept_ == "transfer"
 
 
 def test_auto_guards_against_a_useless_source(problem):
@@ -393,15 +393,64 @@ def test_auto_guards_against_a_useless_source(problem):
     with torch.no_grad():
         trunk.weight.zero_()
     y = X @ np.arange(1.0, 7.0)
-    model = TransferEstimator(source=trunk, random_state=0, max_epochs=200)
+    model = TransferEstimator(source=trunk, random_state=2, max_epochs=200)
     model.fit(X[:60], y[:60])
-    assert model.strategy_ == "fine_tune"
-    assert (
-        model.strategy_scores_["fine_tune"]
-        < 0.5 * model.strategy_scores_["linear_probe"]
-    )
+    scores = model.strategy_scores_
+    assert model.strategy_ == "fine_tune" == min(scores, key=scores.get)
+    assert scores["fine_tune"] < 0.5 * scores["linear_probe"]
     assert model.score(X[60:200], y[60:200]) > 0.5  # the probe alone scores ~0
     assert torch.equal(trunk.weight, torch.zeros(4, 6))
+
+
+def dead_trunk():
+    """A ReLU trunk whose units are all off: no gradient can revive them."""
+    trunk = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+    with torch.no_grad():
+        trunk[0].bias.fill_(-100.0)
+    return trunk
+
+
+def test_auto_starts_from_scratch_when_the_source_misleads(problem):
+    # neither the probe nor a fine-tune can learn through dead units: the
+    # guard's third candidate, the trunk's architecture trained from scratch
+    X, Y = problem
+    y = X @ np.arange(1.0, 7.0)
+    trunk = dead_trunk()
+    before = weights_hash(trunk)
+    model = TransferEstimator(source=trunk, random_state=0, max_epochs=200)
+    model.fit(X[:60], y[:60])
+    scores = model.strategy_scores_
+    assert model.kept_ == "scratch" and model.strategy_ is None
+    assert scores["scratch"] < 0.5 * min(scores["linear_probe"], scores["fine_tune"])
+    assert model.score(X[60:200], y[60:200]) > 0.8
+    new_trunk = model.net_.module_.trunk
+    assert new_trunk[0].weight.shape == (8, 6) and new_trunk[0].bias.max() > -1
+    assert {g["lr"] for g in model.net_.optimizer_.param_groups} == {1e-3}
+    assert weights_hash(trunk) == before
+    # compare_with_scratch has nothing left to compare
+    guarded = TransferEstimator(
+        source=trunk, random_state=0, max_epochs=200, compare_with_scratch=True
+    ).fit(X[:60], y[:60])
+    assert guarded.kept_ == "scratch" and guarded.guard_scores_ is None
+
+
+class Scaled(nn.Module):
+    """A trunk with a parameter and no reset_parameters()."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(6))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def test_auto_has_no_scratch_candidate_for_a_trunk_it_cannot_reinitialise(problem):
+    X, Y = problem
+    model = TransferEstimator(source=Scaled(), random_state=0, max_epochs=5)
+    model.fit(X[:40], Y[:40, 0])
+    assert set(model.strategy_scores_) == {"linear_probe", "fine_tune"}
+    assert model.kept_ == "transfer"
 
 
 def test_auto_strategy_counts_the_least_labelled_task(source, problem):
