@@ -69,7 +69,8 @@ for t, name in enumerate(["shop A", "shop B"]):
 # strategy is the best, by 5-fold error, of a closed-form linear probe, a
 # full fine-tune and the same trunk trained from scratch (``strategy_`` says
 # which was fitted, None for scratch; ``strategy_scores_`` holds the three
-# errors); from 100 rows on, a probe followed by fine-tuning (``"lp_ft"``). The baseline trains the same architecture from scratch with
+# errors); from 100 rows on, a probe followed by fine-tuning (``"lp_ft"``).
+# The baseline trains the same architecture from scratch with
 # :class:`~sklearn_mtl.MultiTaskRegressor`'s epoch budget of 200
 # (``TransferEstimator``'s own 100 are meant for fine-tuning a trained
 # trunk); without a source, its learning rate is already

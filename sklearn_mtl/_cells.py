@@ -16,7 +16,9 @@ one regression loss, at most :data:`MAX_DENSITY` of the cells are labelled
 and there are at least :data:`MIN_TASKS` tasks, and nothing needs the dense
 per-batch output (gradient-based task weighting, task affinity, per-batch
 callbacks, data-parallel training). Everything else, and evaluation, stays
-dense.
+dense. On a GPU the dense heads are one matrix product, and the scatter-adds
+of this path would make the sums' order (and the last bits) vary from run
+to run, so the path is CPU only.
 """
 
 import torch

@@ -98,7 +98,7 @@ class NegativeTransferGuards:
         return choice
 
     def _scratch_trunk(self):
-        """The source trunk re-initialised from the fit's seed, or None if it can't be."""
+        """Return the source trunk re-initialised from the fit's seed, or None."""
         try:
             check_reinitializable(self._source.trunk)
         except TypeError:
