@@ -24,6 +24,7 @@ Data sets (from ``SKLEARN_MTL_DATA``):
     python benchmarks/bench_transfer.py            # both, about 15 min on 2 cores
     python benchmarks/bench_transfer.py --quick    # one seed, fewer patients
     python benchmarks/bench_transfer.py --methods pooled "TransferEstimator default"
+    python benchmarks/bench_transfer.py --only california --source-per-seed
 """
 
 import argparse
@@ -80,9 +81,15 @@ def fit_method(name, source, X_src, Y_src, X_k, Y_k, seed, pooled_epochs):
 
 
 def evaluate(source, X_src, Y_src, X_tgt, Y_tgt, ks, seeds, scores, pooled_epochs):
-    """Add R^2 and MAE of every method, k and seed to ``scores[metric]``."""
+    """Add R^2 and MAE of every method, k and seed to ``scores[metric]``.
+
+    ``source`` is one fitted model, or a dict of them by seed (each seed's
+    draw then transfers from the source trained with that seed).
+    """
+    sources = source
     for k in ks:
         for seed in seeds:
+            source = sources[seed] if isinstance(sources, dict) else sources
             order = np.random.RandomState(seed).permutation(len(X_tgt))
             train, test = order[:k], order[k:]
             for name in METHODS:
@@ -124,7 +131,7 @@ def report(title, scores, ks):
         )
 
 
-def california(seeds):
+def california(seeds, source_per_seed=False):
     data = load_california_housing()
     X, y = data.data, data.target.reshape(-1, 1)
     source_rows = np.isin(data.region, ["INLAND", "<1H OCEAN"])
@@ -133,8 +140,18 @@ def california(seeds):
     X = np.where(np.isnan(X), fill, X)  # 207 missing total_bedrooms
     X = StandardScaler().fit(X[source_rows]).transform(X)
     start = time.perf_counter()
-    source = MultiTaskRegressor(**SOURCE).fit(X[source_rows], y[source_rows])
-    print(f"California source: {source_rows.sum()} rows, {source.n_iter_} epochs, "
+    if source_per_seed:  # the source's seed varies with the draw, as pooled's
+        source = {
+            seed: MultiTaskRegressor(**{**SOURCE, "random_state": seed}).fit(
+                X[source_rows], y[source_rows]
+            )
+            for seed in seeds
+        }
+        epochs = [model.n_iter_ for model in source.values()]
+    else:
+        source = MultiTaskRegressor(**SOURCE).fit(X[source_rows], y[source_rows])
+        epochs = source.n_iter_
+    print(f"California source: {source_rows.sum()} rows, {epochs} epochs, "
           f"{time.perf_counter() - start:.0f} s")
     scores, ks = {}, (20, 50, 200)
     evaluate(source, X[source_rows], y[source_rows], X[target_rows], y[target_rows],
@@ -168,6 +185,12 @@ def main():
     parser.add_argument(
         "--methods", nargs="+", choices=METHODS, help="run only these methods"
     )
+    parser.add_argument(
+        "--source-per-seed",
+        action="store_true",
+        help="California: one source per seed (random_state=seed), so that the "
+        "source's seed varies with the draw as the pooled model's does",
+    )
     args = parser.parse_args()
     global RUN
     RUN = args.methods
@@ -176,7 +199,7 @@ def main():
     patients = (1, 22) if args.quick else (1, 8, 15, 22, 29, 36)
     warnings.simplefilter("ignore")
     if args.only in (None, "california"):
-        california(seeds)
+        california(seeds, args.source_per_seed)
     if args.only in (None, "parkinsons"):
         parkinsons(patients, seeds)
 
