@@ -573,15 +573,6 @@ def test_guard_with_no_source_or_too_few_rows(source, problem):
 
 def test_guard_needs_a_trunk_it_can_reinitialise(problem):
     X, Y = problem
-
-    class Scaled(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.scale = nn.Parameter(torch.ones(6))
-
-        def forward(self, x):
-            return x * self.scale
-
     with pytest.raises(TypeError, match="'0' \\(Scaled\\) has parameters and no"):
         TransferEstimator(source=nn.Sequential(Scaled(), nn.Linear(6, 4)), **GUARD).fit(
             X[:40], Y[:40, 0]
