@@ -279,7 +279,7 @@ def step_costs(model, X, Y, repeats=9):
     (``run_single_epoch``: batching, history). Medians of ``repeats`` epochs,
     taken in turn.
     """
-    from sklearn_mtl._net import TensorData
+    from sklearn_mtl._tensors import TensorData
 
     net = model.net_
     Z = (Y - model._target_mean) / model._target_scale

@@ -53,7 +53,6 @@ METHODS = [
     "gradual_unfreezing",
     "l2_sp",
 ]
-RUN = None  # the methods to run (--methods); None: all
 
 
 def fit_method(name, source, X_src, Y_src, X_k, Y_k, seed, pooled_epochs):
@@ -80,7 +79,9 @@ def fit_method(name, source, X_src, Y_src, X_k, Y_k, seed, pooled_epochs):
     )
 
 
-def evaluate(source, X_src, Y_src, X_tgt, Y_tgt, ks, seeds, scores, pooled_epochs):
+def evaluate(
+    source, X_src, Y_src, X_tgt, Y_tgt, ks, seeds, scores, pooled_epochs, methods
+):
     """Add R^2 and MAE of every method, k and seed to ``scores[metric]``.
 
     ``source`` is one fitted model, or a dict of them by seed (each seed's
@@ -92,9 +93,7 @@ def evaluate(source, X_src, Y_src, X_tgt, Y_tgt, ks, seeds, scores, pooled_epoch
             source = sources[seed] if isinstance(sources, dict) else sources
             order = np.random.RandomState(seed).permutation(len(X_tgt))
             train, test = order[:k], order[k:]
-            for name in METHODS:
-                if RUN is not None and name not in RUN:
-                    continue
+            for name in methods:
                 model = fit_method(
                     name, source, X_src, Y_src, X_tgt[train], Y_tgt[train], seed,
                     pooled_epochs,
@@ -131,7 +130,7 @@ def report(title, scores, ks):
         )
 
 
-def california(seeds, source_per_seed=False):
+def california(seeds, methods, source_per_seed=False):
     data = load_california_housing()
     X, y = data.data, data.target.reshape(-1, 1)
     source_rows = np.isin(data.region, ["INLAND", "<1H OCEAN"])
@@ -155,12 +154,12 @@ def california(seeds, source_per_seed=False):
           f"{time.perf_counter() - start:.0f} s")
     scores, ks = {}, (20, 50, 200)
     evaluate(source, X[source_rows], y[source_rows], X[target_rows], y[target_rows],
-             ks, seeds, scores, pooled_epochs=40)
+             ks, seeds, scores, pooled_epochs=40, methods=methods)
     report("California housing: NEAR BAY + NEAR OCEAN from INLAND + <1H OCEAN",
            scores, ks)
 
 
-def parkinsons(patients, seeds):
+def parkinsons(patients, seeds, methods):
     data = load_parkinsons_telemonitoring()
     scores, ks = {}, (5, 10, 25)
     for patient in patients:
@@ -170,7 +169,8 @@ def parkinsons(patients, seeds):
         X, Y = scaler.transform(data.data), data.target
         source = MultiTaskRegressor(**SOURCE).fit(X[source_rows], Y[source_rows])
         evaluate(source, X[source_rows], Y[source_rows], X[target_rows],
-                 Y[target_rows], ks, seeds, scores, pooled_epochs=40)
+                 Y[target_rows], ks, seeds, scores, pooled_epochs=40,
+                 methods=methods)
         print(f"Parkinson's patient {patient}: {target_rows.sum()} recordings done",
               flush=True)
     title = f"Parkinson's telemonitoring: held-out patients {list(patients)}"
@@ -192,16 +192,15 @@ def main():
         "source's seed varies with the draw as the pooled model's does",
     )
     args = parser.parse_args()
-    global RUN
-    RUN = args.methods
+    methods = [m for m in METHODS if args.methods is None or m in args.methods]
     torch.set_num_threads(args.threads)
     seeds = range(1) if args.quick else range(3)
     patients = (1, 22) if args.quick else (1, 8, 15, 22, 29, 36)
     warnings.simplefilter("ignore")
     if args.only in (None, "california"):
-        california(seeds, args.source_per_seed)
+        california(seeds, methods, args.source_per_seed)
     if args.only in (None, "parkinsons"):
-        parkinsons(patients, seeds)
+        parkinsons(patients, seeds, methods)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ._checks import mask_aware_split
-from ._net import eval_in_chunks
 from ._scaling import rescale_task_outputs
+from ._tensors import eval_in_chunks
 
 __all__ = [
     "AdaptiveFitMixin",

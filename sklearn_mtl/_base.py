@@ -25,12 +25,13 @@ from ._checks import (
 )
 from ._distributed import shared_random_state, start_data_parallel
 from ._inference import inference_module
-from ._losses import Regression, TaskLossCriterion, output_columns
-from ._net import EVAL_CHUNK_ROWS, MultiTaskNet, SplitData, TensorData, eval_in_chunks
+from ._losses import LOSSES, Regression, TaskLossCriterion, output_columns
+from ._net import MultiTaskNet
 from ._penalties import L2Penalty
 from ._progress import EpochProgressBar, write_message
 from ._rng import seeded_global_rng
 from ._scaling import TargetMoments, rescale_task_outputs, scale_from
+from ._tensors import EVAL_CHUNK_ROWS, SplitData, TensorData, eval_in_chunks
 from ._trunk import PREFIX, TrunkParamsMixin, check_callbacks
 from ._validation import check_multitask_y
 from ._warm import (
@@ -46,11 +47,6 @@ OPTIMIZERS = {
     "adam": (torch.optim.Adam, {}),
     "adamw": (torch.optim.AdamW, {}),
     "sgd": (torch.optim.SGD, {"momentum": 0.9}),
-}
-LOSSES = {
-    "squared_error": torch.nn.MSELoss,
-    "huber": torch.nn.HuberLoss,
-    "absolute_error": torch.nn.L1Loss,
 }
 PREDICT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
 PREDICT_CHUNK_ROWS = EVAL_CHUNK_ROWS

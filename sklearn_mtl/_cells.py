@@ -22,8 +22,8 @@ to run, so the path is CPU only.
 """
 
 import torch
-from torch import nn
 
+from ._losses import LOSSES
 from .modules import MultiTaskModule, TaskHeadsModule
 
 __all__ = ["CellBatches", "LabelledCells", "cell_task_sums", "trains_on_cells"]
@@ -35,8 +35,6 @@ __all__ = ["CellBatches", "LabelledCells", "cell_task_sums", "trains_on_cells"]
 MAX_DENSITY = 1 / 64
 # fewer tasks than this: the dense heads cost little, keep them
 MIN_TASKS = 64
-# element-wise torch losses that apply to any shape (one regression loss)
-ELEMENTWISE_LOSSES = (nn.MSELoss, nn.HuberLoss, nn.L1Loss)
 
 
 class LabelledCells:
@@ -56,7 +54,7 @@ class LabelledCells:
 
 
 class CellIndex:
-    """The labelled cells of a :class:`~sklearn_mtl._net.TensorData`, by row.
+    """The labelled cells of a :class:`~sklearn_mtl._tensors.TensorData`, by row.
 
     Built once per training set: the cells in row-major order with each row's
     first cell and count, so a batch of shuffled rows gathers its cells with
@@ -144,7 +142,7 @@ def trains_on_cells(net, dataset):
         and heads.output is not None
         and heads.output_tasks is None
         and heads.n_tasks >= MIN_TASKS
-        and isinstance(net.criterion_, ELEMENTWISE_LOSSES)
+        and isinstance(net.criterion_, tuple(LOSSES.values()))
         and dataset.X.device.type == "cpu"
         and dataset.cell_weights.dim() == 2
         and net.data_parallel is None

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ._net import TensorBatches
+from ._tensors import TensorBatches
 from .weighting import TaskWeighting, resolve_weighting
 
 __all__ = ["DataParallel", "ShardedBatches", "start_data_parallel"]
@@ -25,7 +25,7 @@ __all__ = ["DataParallel", "ShardedBatches", "start_data_parallel"]
 class ShardedBatches(TensorBatches):
     """Iterate over one process's share of every shuffled global mini-batch.
 
-    The row order is drawn as in :class:`~sklearn_mtl._net.TensorBatches`
+    The row order is drawn as in :class:`~sklearn_mtl._tensors.TensorBatches`
     (so the same generator state gives the same global batches); process
     ``rank`` keeps rows ``rank::world_size`` of each, which may be none.
     ``global_sizes`` lists the global size of each batch yielded so far.

@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
+    "LOSSES",
     "REGRESSION_LOSSES",
     "Binary",
     "Multiclass",
@@ -25,6 +26,13 @@ __all__ = [
     "output_columns",
 ]
 
+# torch's losses for networks whose tasks all have one regression loss (with
+# reduction="none" they are element-wise on any shape: the fastest criterion)
+LOSSES = {
+    "squared_error": nn.MSELoss,
+    "huber": nn.HuberLoss,
+    "absolute_error": nn.L1Loss,
+}
 # element-wise regression losses on standardised targets
 REGRESSION_LOSSES = {
     "squared_error": lambda raw, y: (raw - y).pow(2),

@@ -3,10 +3,10 @@
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import LOSSES, BaseNetwork
+from ._base import BaseNetwork
 from ._classifier import LabelledTasksMixin
 from ._labels import missing_mask
-from ._losses import Binary, Multiclass
+from ._losses import LOSSES, Binary, Multiclass
 from ._shared_trunk import SharedTrunkMixin
 
 __all__ = ["MixedTaskEstimator"]

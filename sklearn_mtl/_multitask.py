@@ -6,9 +6,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import LOSSES
 from ._base_regressor import BaseNetworkRegressor
-from ._losses import Quantile
+from ._losses import LOSSES, Quantile
 from ._shared_trunk import SharedTrunkMixin
 
 __all__ = ["MultiTaskRegressor"]

@@ -1,9 +1,8 @@
 """The private skorch net: masked multi-task loss over tensors kept on the device.
 
-skorch's default data path builds a per-sample ``DataLoader``; on this
-project's benchmark shape that doubles fit time. Here the inputs, targets and
-cell weights become tensors on the training device once per ``fit``, and
-:class:`TensorBatches` yields slices of them.
+The data path (tensors built once per ``fit``, batches sliced from them) is in
+:mod:`sklearn_mtl._tensors`; training on the labelled cells of sparse labels
+in :mod:`sklearn_mtl._cells`.
 """
 
 import numpy as np
@@ -20,21 +19,18 @@ from ._gradients import (
     subset_task_jacobian,
     task_jacobian,
 )
+from ._tensors import (
+    EVAL_CHUNK_ROWS,
+    SplitData,
+    TensorBatches,
+    TensorData,
+    unit_counts_and_present,
+)
 from .exceptions import TrainingDivergedError
 from .weighting._budget import drawing_from
 
-__all__ = [
-    "MultiTaskNet",
-    "SplitData",
-    "StopTraining",
-    "TensorBatches",
-    "TensorData",
-    "eval_in_chunks",
-]
+__all__ = ["MultiTaskNet", "StopTraining"]
 
-# rows per forward pass outside training (validation, predict, probe features):
-# memory stays bounded whatever the size of X
-EVAL_CHUNK_ROWS = 8192
 # a task's epoch loss above this many times the loss of predicting 0 (in
 # standardised units: the mean), or 1 if larger, is divergence
 DIVERGENCE_FACTOR = 1e6
@@ -49,151 +45,6 @@ class StopTraining(KeyboardInterrupt):
     stopping does); :class:`MultiTaskNet` turns those into this subclass, so
     that a real interrupt (Ctrl-C) is never mistaken for one and swallowed.
     """
-
-
-def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS):
-    """Run ``module`` on the array ``X`` in eval mode; return float64 numpy.
-
-    ``X`` is converted to ``dtype`` on ``device`` one chunk of rows at a time;
-    a module in training mode is switched to eval mode and back afterwards.
-    """
-    was_training = module.training
-    if was_training:  # a module in eval mode is never touched: threads share it
-        module.eval()
-    out = None
-    try:
-        with torch.inference_mode():
-            for i in range(0, len(X), chunk_rows):
-                chunk = np.ascontiguousarray(X[i : i + chunk_rows])  # X[::-1] too
-                rows = torch.tensor(chunk, dtype=dtype, device=device)
-                raw = module(rows)
-                part = raw.double().cpu()
-                if len(part) == len(X) and part is not raw and part.is_contiguous():
-                    return part.numpy()  # one chunk, converted: already a copy
-                part = part.numpy()
-                if out is None:  # one output array, filled chunk by chunk
-                    out = np.empty((len(X), *part.shape[1:]))
-                out[i : i + len(part)] = part
-    finally:
-        if was_training:
-            module.train()
-    return out
-
-
-class TensorData(torch.utils.data.Dataset):
-    """Inputs, zero-filled targets and per-cell weights, as device tensors.
-
-    ``cell_weights[i, t]`` is ``sample_weight[i]`` where row ``i`` is labelled
-    for task ``t`` and 0 where it is not, so one tensor carries both the
-    NaN mask and the sample weights.
-
-    When every cell weighs 1 (no NaN, equal sample weights), batches carry a
-    constant view of ``unit_weights`` in place of a slice of
-    ``cell_weights``, and the loss skips the product with it.
-    """
-
-    def __init__(self, X, Y, cell_weights):
-        self.X, self.Y, self.cell_weights = X, Y, cell_weights
-        self.unit_weights = None  # a (1, 1) tensor of 1 to expand, when possible
-        if (
-            cell_weights.dim() == 2
-            and len(cell_weights)
-            and bool((cell_weights == 1).all())
-        ):
-            self.unit_weights = torch.ones(
-                (1, 1), dtype=cell_weights.dtype, device=cell_weights.device
-            )
-            self.unit_weights.unit_counts = {}  # see _unit_counts_and_present
-
-    def batch_weights(self, rows):
-        """Return the cell weights of ``rows`` (a slice or an index tensor)."""
-        if self.unit_weights is None:
-            if isinstance(rows, slice):
-                return self.cell_weights[rows]
-            return self.cell_weights.index_select(0, rows)
-        n_rows = (
-            len(range(*rows.indices(len(self))))
-            if isinstance(rows, slice)
-            else len(rows)
-        )
-        return self.unit_weights.expand(n_rows, self.cell_weights.shape[1])
-
-    def __len__(self):
-        return len(self.X)
-
-    def __getitem__(self, i):
-        return self.X[i], (self.Y[i], self.cell_weights[i])
-
-
-def _unit_counts_and_present(cell_weights):
-    """Return ``(counts, present)`` for a batch of unit weights, else None.
-
-    Unit weights are views of a :class:`TensorData`'s ``unit_weights``; their
-    per-task counts (the batch's row count, exact in float) and all-True
-    ``present`` are made once per batch shape and shared.
-    """
-    base = cell_weights._base
-    cache = getattr(base, "unit_counts", None) if base is not None else None
-    if cache is None:
-        return None
-    shape = cell_weights.shape
-    if shape not in cache:
-        cache[shape] = (
-            torch.full(shape[1:], shape[0], dtype=base.dtype, device=base.device),
-            torch.ones(shape[1:], dtype=torch.bool, device=base.device),
-        )
-    return cache[shape]
-
-
-class SplitData:
-    """A training set and an optional validation set, split beforehand."""
-
-    def __init__(self, train, valid=None):
-        self.train, self.valid = train, valid
-
-
-class TensorBatches:
-    """Iterate over mini-batches of a :class:`TensorData` by slicing.
-
-    Parameters
-    ----------
-    dataset : TensorData
-        The tensors to slice.
-    batch_size : int
-        Rows per batch.
-    shuffle : bool, default=False
-        Draw a new row order each time iteration starts.
-    generator : torch.Generator, default=None
-        CPU generator for the row order, so shuffling never touches torch's
-        global random state.
-    """
-
-    def __init__(self, dataset, batch_size, shuffle=False, generator=None):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.generator = generator
-
-    def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
-
-    def __iter__(self):
-        data, n, size = self.dataset, len(self.dataset), self.batch_size
-        if not self.shuffle:
-            for start in range(0, n, size):
-                rows = slice(start, start + size)
-                yield data.X[rows], (data.Y[rows], data.batch_weights(rows))
-            return
-        order = torch.randperm(n, generator=self.generator).to(data.X.device)
-        # index_select: a third of the per-batch cost of X[rows] (advanced
-        # indexing), with the same rows
-        X, Y = data.X, data.Y
-        for start in range(0, n, size):
-            rows = order[start : start + size]
-            yield (
-                X.index_select(0, rows),
-                (Y.index_select(0, rows), data.batch_weights(rows)),
-            )
 
 
 class _SameAsModule:
@@ -475,7 +326,7 @@ class MultiTaskNet(NeuralNet):
         """Per-task loss sums and weights of a dense ``(n, T)`` batch."""
         Y, cell_weights = y_true
         elementwise = self.criterion_(y_pred, Y)
-        unit = _unit_counts_and_present(cell_weights)
+        unit = unit_counts_and_present(cell_weights)
         if unit is None:
             sums = (elementwise * cell_weights).sum(dim=0)
             counts = cell_weights.sum(dim=0)

@@ -11,10 +11,10 @@ from skorch.callbacks import Freezer, Unfreezer
 from torch import nn
 
 from ._checks import check_layer_sizes
-from ._net import eval_in_chunks
 from ._penalties import L2SPPenalty
 from ._probe import fit_linear_probe, fit_logistic_probe
 from ._sources import check_feature_names, linear_adapter, resolve_source
+from ._tensors import eval_in_chunks
 from ._transfer_guards import NegativeTransferGuards, check_reinitializable
 from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp

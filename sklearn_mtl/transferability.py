@@ -18,9 +18,9 @@ from sklearn.utils._param_validation import StrOptions, validate_params
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseNetwork
-from ._net import eval_in_chunks
 from ._probe import ALPHAS
 from ._sources import resolve_source
+from ._tensors import eval_in_chunks
 from ._validation import check_multitask_y
 
 __all__ = ["transferability_score", "rank_sources"]

@@ -7,7 +7,7 @@ from skorch.callbacks import Callback
 
 from sklearn_mtl import MultiTaskRegressor, _cells
 from sklearn_mtl._cells import CellBatches, CellIndex, LabelledCells
-from sklearn_mtl._net import TensorBatches, TensorData
+from sklearn_mtl._tensors import TensorBatches, TensorData
 
 N_TASKS = 128
 

@@ -5,7 +5,8 @@ from skorch.callbacks import Callback, LRScheduler
 from torch.optim.lr_scheduler import ExponentialLR
 
 from sklearn_mtl import MultiTaskRegressor
-from sklearn_mtl._net import MultiTaskNet, TensorBatches, TensorData, eval_in_chunks
+from sklearn_mtl._net import MultiTaskNet
+from sklearn_mtl._tensors import TensorBatches, TensorData, eval_in_chunks
 from sklearn_mtl.datasets import make_multitask_regression
 
 

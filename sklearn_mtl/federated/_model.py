@@ -12,8 +12,8 @@ import torch
 from .._adaptive import fixed_alpha, stops_early
 from .._checks import loss_of_zero, resolve_device
 from .._multitask import MultiTaskRegressor
-from .._net import SplitData, TensorData
 from .._rng import seeded_global_rng
+from .._tensors import SplitData, TensorData
 from .._warm import architecture_of, record_group_settings
 from ..modules import MultiTaskModule, seed_dropout
 from ..weighting import TaskWeighting
