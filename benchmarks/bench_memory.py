@@ -1,9 +1,9 @@
 """Peak memory of ``MultiTaskRegressor.predict`` on 2,000,000 rows.
 
 The estimator predicts in chunks of ``sklearn_mtl._base.PREDICT_CHUNK_ROWS``
-rows, so its working memory should not grow with the number of rows. This
-script measures it against a naive full-batch torch forward of the same
-module on the same rows (the thing chunking avoids).
+rows (twice as many in float32), so its working memory should not grow with
+the number of rows. This script measures it against a naive full-batch torch
+forward of the same module on the same rows (the thing chunking avoids).
 
 A ``MultiTaskRegressor`` (8 tasks, default 128-128 trunk) is fitted on a small
 sample, then every method runs in a fresh process on the same
@@ -206,7 +206,8 @@ def report(args, model, results):
         f"({r0['output'] / MIB:.0f} MiB). Model: `MultiTaskRegressor` with "
         f"hidden_layer_sizes={model.hidden_layer_sizes}, {model.n_tasks_} linear "
         f"heads, fitted for {model.n_iter_} epochs on 20,000 rows; predict "
-        f"chunks of `PREDICT_CHUNK_ROWS` = {PREDICT_CHUNK_ROWS:,} rows.",
+        f"chunks of `PREDICT_CHUNK_ROWS` = {PREDICT_CHUNK_ROWS:,} rows in float64, "
+        f"{2 * PREDICT_CHUNK_ROWS:,} in float32.",
         "",
         f"One torch thread; torch {torch.__version__}, scikit-learn "
         f"{sklearn.__version__}, numpy {np.__version__}, Python "

@@ -49,6 +49,8 @@ OPTIMIZERS = {
     "sgd": (torch.optim.SGD, {"momentum": 0.9}),
 }
 PREDICT_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+# rows per forward pass of predict at float64; at float32 twice as many, so a
+# chunk's activations take the same memory at either precision
 PREDICT_CHUNK_ROWS = EVAL_CHUNK_ROWS
 
 
@@ -525,12 +527,17 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
         )
 
     # ---- prediction --------------------------------------------------------
-    def _predict_standardized(self, X):
-        """Run the module on ``X`` in chunks; float64 unless asked otherwise."""
+    def _predict_standardized(self, X, check_finite=True):
+        """Run the module on ``X`` in chunks; float64 unless asked otherwise.
+
+        Non-finite outputs raise unless ``check_finite=False`` (for a caller
+        that checks them later and calls again to raise this error).
+        """
         dtype = PREDICT_DTYPES[self.predict_dtype]
         module = inference_module(self.net_.module_, dtype)
-        out = eval_in_chunks(module, X, self.net_.device, dtype, PREDICT_CHUNK_ROWS)
-        if not np.all(np.isfinite(out)):
+        rows = PREDICT_CHUNK_ROWS * torch.float64.itemsize // dtype.itemsize
+        out = eval_in_chunks(module, X, self.net_.device, dtype, rows)
+        if check_finite and not np.all(np.isfinite(out)):
             raise ValueError(
                 "The network produced non-finite predictions; the inputs may be far "
                 "outside the training range (scale X, e.g. with StandardScaler)."

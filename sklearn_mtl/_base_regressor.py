@@ -1,6 +1,7 @@
 """The regression estimators' predict and score, on the shared fit skeleton."""
 
 import numpy as np
+import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -8,6 +9,20 @@ from ._base import BaseNetwork
 from .metrics import masked_r2_score
 
 __all__ = ["BaseNetworkRegressor"]
+
+# from this many values torch's in-place product and sum beat NumPy's, whose
+# broadcast loops run over the few columns of each row (about 5x at (10,000, 8))
+TORCH_SCALE_VALUES = 2**13
+
+
+def _scale_in_place(Y, scale, shift):
+    """``Y = Y * scale + shift`` by column, in place: no second array."""
+    if Y.size < TORCH_SCALE_VALUES:
+        with np.errstate(over="ignore", invalid="ignore"):  # predict raises instead
+            np.multiply(Y, scale, out=Y)
+            np.add(Y, shift, out=Y)
+    else:  # the same products and sums, one rounding each
+        torch.from_numpy(Y).mul_(torch.tensor(scale)).add_(torch.tensor(shift))
 
 
 class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
@@ -29,10 +44,10 @@ class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        Y = self._predict_standardized(X)
-        Y *= self._target_scale  # in place: no second (n_samples, n_tasks) array
-        Y += self._target_mean
-        if not np.all(np.isfinite(Y)):
+        Y = self._predict_standardized(X, check_finite=False)
+        _scale_in_place(Y, self._target_scale, self._target_mean)
+        if not np.all(np.isfinite(Y)):  # one check, in target units
+            self._predict_standardized(X)  # raises if the network's output is not
             raise ValueError(
                 "The predictions overflow float64 in the units of the target y; "
                 "rescale y (e.g. divide it by a power of ten) and fit again."

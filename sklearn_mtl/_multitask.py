@@ -327,9 +327,12 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
             return [Quantile(self._quantile_outputs)] * n_tasks
         return super()._task_losses(n_tasks)
 
-    def _predict_standardized(self, X):
-        out = super()._predict_standardized(X)
-        if self.loss != "quantile":
+    def _predict_standardized(self, X, check_finite=True):
+        # every quantile is checked: the median of a sorted row can be finite
+        # while another quantile is NaN
+        quantiles = self.loss == "quantile"
+        out = super()._predict_standardized(X, check_finite or quantiles)
+        if not quantiles:
             return out
         q = self._quantile_outputs
         # sorted per row: quantiles never cross (monotone rearrangement)

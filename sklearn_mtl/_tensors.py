@@ -23,6 +23,7 @@ __all__ = [
 # memory stays bounded whatever the size of X
 EVAL_CHUNK_ROWS = 8192
 
+
 def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS):
     """Run ``module`` on the array ``X`` in eval mode; return float64 numpy.
 
@@ -39,13 +40,15 @@ def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK
                 chunk = np.ascontiguousarray(X[i : i + chunk_rows])  # X[::-1] too
                 rows = torch.tensor(chunk, dtype=dtype, device=device)
                 raw = module(rows)
-                part = raw.double().cpu()
-                if len(part) == len(X) and part is not raw and part.is_contiguous():
-                    return part.numpy()  # one chunk, converted: already a copy
-                part = part.numpy()
+                if out is None and len(raw) == len(X):
+                    part = raw.double().cpu()
+                    if part is not raw and part.is_contiguous():
+                        return part.numpy()  # one chunk, converted: already a copy
+                    return part.numpy().copy()
                 if out is None:  # one output array, filled chunk by chunk
-                    out = np.empty((len(X), *part.shape[1:]))
-                out[i : i + len(part)] = part
+                    out = np.empty((len(X), *raw.shape[1:]))
+                # converted and copied to the host in one pass, into its rows
+                torch.from_numpy(out[i : i + len(raw)]).copy_(raw)
     finally:
         if was_training:
             module.train()

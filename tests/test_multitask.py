@@ -262,6 +262,26 @@ def test_predict_works_in_chunks(fitted_model, monkeypatch):
     np.testing.assert_allclose(model.predict(X), full, rtol=1e-12)
 
 
+def test_float32_chunks_hold_as_many_bytes_as_float64_ones(fitted_model, monkeypatch):
+    import sklearn_mtl._base as base
+    import sklearn_mtl._tensors as tensors
+
+    model, X, _ = fitted_model
+    seen = []
+    run = tensors.eval_in_chunks
+
+    def spy(module, X, device, dtype, chunk_rows):
+        seen.append((dtype, chunk_rows))
+        return run(module, X, device, dtype, chunk_rows)
+
+    monkeypatch.setattr(base, "eval_in_chunks", spy)
+    monkeypatch.setattr(base, "PREDICT_CHUNK_ROWS", 7)
+    fast = pickle.loads(pickle.dumps(model))
+    model.predict(X)
+    fast.set_params(predict_dtype="float32").predict(X)
+    assert seen == [(torch.float64, 7), (torch.float32, 14)]
+
+
 # ---- bad input: a clear ValueError naming the problem ---------------------
 
 

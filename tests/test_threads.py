@@ -47,6 +47,38 @@ def test_predict_sees_weights_changed_in_place(data):
     assert not np.allclose(model.predict(X), before)
 
 
+@pytest.mark.parametrize("predict_dtype", ["float64", "float32"])
+def test_predict_sees_a_replaced_tensor_or_layer(data, predict_dtype):
+    X, Y = data
+    model = MultiTaskRegressor(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    model.set_params(predict_dtype=predict_dtype).fit(X, Y)
+    heads = model.net_.module_.heads
+    before = model.predict(X)
+    heads.output.bias = torch.nn.Parameter(heads.output.bias.detach() + 1.0)
+    shifted = before + model._target_scale
+    np.testing.assert_allclose(model.predict(X), shifted, rtol=1e-5)
+    heads.output = torch.nn.Linear(8, Y.shape[1])  # a new layer, version 0
+    with torch.no_grad():
+        heads.output.weight.zero_()
+        heads.output.bias.zero_()
+    np.testing.assert_allclose(
+        model.predict(X), np.broadcast_to(model._target_mean, Y.shape), atol=1e-12
+    )
+
+
+def test_the_frozen_copy_does_not_keep_a_module_alive(data):
+    import gc
+    import weakref
+
+    X, Y = data
+    model = MultiTaskRegressor(hidden_layer_sizes=(8,), max_epochs=1).fit(X, Y)
+    model.predict(X)
+    module = weakref.ref(model.net_.module_)
+    del model
+    gc.collect()
+    assert module() is None
+
+
 def test_seeded_fits_with_dropout_reproduce_beside_other_threads(data):
     X, Y = data
 
