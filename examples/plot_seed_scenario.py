@@ -67,9 +67,11 @@ for t, name in enumerate(["shop A", "shop B"]):
 # copies the trunk of the two-shop model (the model itself is left
 # untouched) and fits a new head; with fewer than 100 rows its default
 # strategy is the best, by 5-fold error, of a closed-form linear probe, a
-# full fine-tune and the same trunk trained from scratch (``strategy_`` says
-# which was fitted, None for scratch; ``strategy_scores_`` holds the three
-# errors); from 100 rows on, a probe followed by fine-tuning (``"lp_ft"``).
+# full fine-tune and the same trunk trained from scratch, which must win by
+# more than one standard error (``strategy_`` says which was fitted, None for
+# scratch; ``strategy_scores_`` holds the three errors and that standard
+# error, "SE" below); from 100 rows on, a probe followed by fine-tuning
+# (``"lp_ft"``).
 # The baseline trains the same architecture from scratch with
 # :class:`~sklearn_mtl.MultiTaskRegressor`'s epoch budget of 200
 # (``TransferEstimator``'s own 100 are meant for fine-tuning a trained
@@ -78,7 +80,7 @@ for t, name in enumerate(["shop A", "shop B"]):
 ks = [10, 25, 50, 100, 200]
 scores = {"transfer (default strategy)": [], "from scratch": []}
 print(
-    f"{'k':>5}  {'strategy_':<12} {'5-fold error (strategy_scores_)':<41} "
+    f"{'k':>5}  {'strategy_':<12} {'5-fold error (strategy_scores_)':<49} "
     f"{'R^2: transfer':>13} {'scratch':>8}"
 )
 for k in ks:
@@ -90,9 +92,10 @@ for k in ks:
     scores["transfer (default strategy)"].append(transfer.score(X[test], Y[test, 2]))
     scores["from scratch"].append(scratch.score(X[test], Y[test, 2]))
     cv = transfer.strategy_scores_ or {}  # None from 100 rows on
-    cv = ", ".join(f"{n.replace('linear_', '')} {e:.2f}" for n, e in cv.items())
+    names = {"linear_probe": "probe", "standard_error": "SE"}
+    cv = ", ".join(f"{names.get(n, n)} {e:.2f}" for n, e in cv.items())
     print(
-        f"{k:>5}  {transfer.strategy_!s:<12} {cv:<41} "
+        f"{k:>5}  {transfer.strategy_!s:<12} {cv:<49} "
         f"{scores['transfer (default strategy)'][-1]:13.3f} "
         f"{scores['from scratch'][-1]:8.3f}"
     )

@@ -44,9 +44,11 @@ class TransferEstimator(TransferMixin, BaseNetworkRegressor):
           re-initialised by its ``reset_parameters``; ``kept_ ==
           "scratch"``, ``strategy_`` None) has the lower 5-fold error on the
           target rows (a guard against negative transfer; the scores are kept
-          in ``strategy_scores_``; ties go to the probe, then the fine-tune;
-          a trunk that cannot be re-initialised has no scratch candidate);
-          from 100 rows on, ``"lp_ft"``. Measured on real data
+          in ``strategy_scores_``; ties go to the probe; scratch, which drops
+          the source, must beat the better of the other two by more than one
+          standard error of the paired per-cell difference; a trunk that
+          cannot be re-initialised has no scratch candidate); from 100 rows
+          on, ``"lp_ft"``. Measured on real data
           (``benchmarks/bench_transfer.py``): on a few dozen rows the probe
           kept a good source safe where fine-tuning made it worse, while a
           source whose features did not fit the target was beaten by
@@ -189,7 +191,8 @@ class TransferEstimator(TransferMixin, BaseNetworkRegressor):
         With ``strategy="auto"`` on a small target: the K-fold mean squared
         error (in task standard deviations) of each candidate
         (``"linear_probe"``, ``"fine_tune"`` and, when the trunk can be
-        re-initialised, ``"scratch"``).
+        re-initialised, ``"scratch"``, with ``"standard_error"``: that of
+        scratch's mean gain over the better of the other two).
     kept_ : {"transfer", "scratch"}
         Whether the fitted network starts from the source (``"transfer"``) or
         from random weights (``"scratch"``: ``source=None``, or

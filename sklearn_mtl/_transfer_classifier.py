@@ -107,7 +107,8 @@ class TransferClassifier(ClassificationTasksMixin, TransferMixin, BaseNetwork):
     strategy_ : str or None
         The strategy that ran (None when training from scratch).
     strategy_scores_ : dict or None
-        Held-out cross-entropies of the candidates of ``strategy="auto"``.
+        Held-out cross-entropies of the candidates of ``strategy="auto"``,
+        and the standard error scratch's gain must exceed.
     probe_alphas_ : ndarray of shape (n_tasks,) or None
         ``1 / C`` of each task's logistic probe.
     kept_, guard_scores_ : str, dict or None
@@ -136,7 +137,7 @@ history_, n_iter_
     >>> model.classes_.tolist()
     ['down', 'up']
     >>> sorted(model.strategy_scores_)  # held-out cross-entropy of each
-    ['fine_tune', 'linear_probe', 'scratch']
+    ['fine_tune', 'linear_probe', 'scratch', 'standard_error']
     """
 
     _architecture_params = (

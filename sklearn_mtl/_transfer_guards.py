@@ -42,11 +42,15 @@ class NegativeTransferGuards:
         layer re-initialised by its ``reset_parameters``, trained as the
         fine-tune) learns the target without them. Each candidate is scored
         by its mean squared error (per task, in units of the task's standard
-        deviation) on held-out target rows; ties go to the probe, then to the
-        fine-tune, and the probe is kept when there are too few rows to hold
-        any out. A trunk that cannot be re-initialised has no scratch
-        candidate. A scratch choice switches the source to the re-initialised
-        trunk (``kept_ == "scratch"``).
+        deviation) on held-out target rows. The better of the probe and the
+        fine-tune is chosen (ties go to the probe), and the probe is kept
+        when there are too few rows to hold any out. Scratch, which throws
+        the source away, must beat that choice by more than one standard
+        error of the paired per-cell difference (the rule of
+        :meth:`_compare_with_scratch`): on a few dozen rows one badly
+        predicted row can make either look better. A trunk that cannot be
+        re-initialised has no scratch candidate. A scratch choice switches
+        the source to the re-initialised trunk (``kept_ == "scratch"``).
         """
         if len(X) < MIN_ROWS_TO_COMPARE:
             return "linear_probe"
@@ -71,7 +75,7 @@ class NegativeTransferGuards:
                 "trunk_lr_scale": 1.0,
             }
         spread = _task_spread(Y)
-        errors = {}
+        errors, cells = {}, {}
         for name, params in candidates.items():
             squared, weight = [], []
             for train, test in folds:
@@ -85,16 +89,21 @@ class NegativeTransferGuards:
                 )
                 squared.append(fold_squared)
                 weight.append(fold_weight)
-            errors[name] = float(
-                _normalised(np.concatenate(weight)) @ np.concatenate(squared)
+            share = _normalised(np.concatenate(weight))  # the same for each
+            cells[name] = np.concatenate(squared)
+            errors[name] = float(share @ cells[name])
+        order = ("linear_probe", "fine_tune")  # ties go to the probe
+        choice = min(order, key=lambda name: (errors[name], order.index(name)))
+        if "scratch" in cells:
+            gain, errors["standard_error"] = _paired_gain(
+                share, cells[choice], cells["scratch"]
             )
+            if gain > errors["standard_error"]:
+                choice = None
         self.strategy_scores_ = errors
-        order = list(candidates)
-        choice = min(errors, key=lambda name: (errors[name], order.index(name)))
-        if choice == "scratch":
+        if choice is None:
             self.kept_ = "scratch"
             self._source = resolve_source(scratch_trunk)
-            return None
         return choice
 
     def _scratch_trunk(self):
@@ -143,10 +152,8 @@ class NegativeTransferGuards:
             )
         share = _normalised(weight)
         scores = {name: float(share @ e) for name, e in squared.items()}
-        gain = squared["transfer"] - squared["scratch"]
-        mean_gain = share @ gain
-        scores["standard_error"] = float(
-            np.sqrt(share @ (gain - mean_gain) ** 2 / max(len(gain) - 1, 1))
+        mean_gain, scores["standard_error"] = _paired_gain(
+            share, squared["transfer"], squared["scratch"]
         )
         self.guard_scores_ = scores
         if mean_gain > scores["standard_error"]:
@@ -204,6 +211,13 @@ def _held_out_errors(model, X, Y, sample_weight, spread):
     pred = model.predict(X).reshape(len(X), -1)
     residual = (pred - Y) / spread
     return residual[labelled] ** 2, weight[labelled]
+
+
+def _paired_gain(share, errors, other_errors):
+    """Weighted mean of ``errors - other_errors`` (by ``share``), and its SE."""
+    gain = errors - other_errors
+    mean = float(share @ gain)
+    return mean, float(np.sqrt(share @ (gain - mean) ** 2 / max(len(gain) - 1, 1)))
 
 
 def _normalised(weights):
