@@ -25,6 +25,7 @@ Data sets (from ``SKLEARN_MTL_DATA``):
     python benchmarks/bench_transfer.py --quick    # one seed, fewer patients
     python benchmarks/bench_transfer.py --methods pooled "TransferEstimator default"
     python benchmarks/bench_transfer.py --only california --source-per-seed
+    python benchmarks/bench_transfer.py --only california --seeds 10   # 10 draws
 """
 
 import argparse
@@ -183,6 +184,9 @@ def main():
     parser.add_argument("--only", choices=["california", "parkinsons"])
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument(
+        "--seeds", type=int, default=3, help="draws of the k rows per k (and patient)"
+    )
+    parser.add_argument(
         "--methods", nargs="+", choices=METHODS, help="run only these methods"
     )
     parser.add_argument(
@@ -194,7 +198,7 @@ def main():
     args = parser.parse_args()
     methods = [m for m in METHODS if args.methods is None or m in args.methods]
     torch.set_num_threads(args.threads)
-    seeds = range(1) if args.quick else range(3)
+    seeds = range(1) if args.quick else range(args.seeds)
     patients = (1, 22) if args.quick else (1, 8, 15, 22, 29, 36)
     warnings.simplefilter("ignore")
     if args.only in (None, "california"):
