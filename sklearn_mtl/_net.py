@@ -28,6 +28,7 @@ from ._tensors import (
 )
 from .exceptions import TrainingDivergedError
 from .weighting._budget import drawing_from
+from .weighting._fixed import EqualWeighting
 
 __all__ = ["MultiTaskNet", "StopTraining"]
 
@@ -337,14 +338,45 @@ class MultiTaskNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Weighted masked task losses, plus the penalty while training."""
-        task_losses, present = self.task_losses(y_pred, y_true, training)
-        loss = self.task_weighting.combine(task_losses, present)
+        loss = self._mean_squared_error(y_pred, y_true, training)
+        if loss is None:
+            task_losses, present = self.task_losses(y_pred, y_true, training)
+            loss = self.task_weighting.combine(task_losses, present)
         if training and self.penalty is not None:
             penalty = self.penalty(self.module_)
             if self.data_parallel is not None:
                 penalty = self.data_parallel.penalty_share(penalty)
             loss = loss + penalty
         return loss
+
+    def _mean_squared_error(self, y_pred, y_true, training):
+        """Return the objective as one fused ``mse_loss`` where it is one, else None.
+
+        With squared error, equal task weights and every cell of the batch
+        weighing 1, ``sum_t L_t / T`` is the mean squared error of the whole
+        batch: one kernel forward and backward instead of the per-task sums,
+        their division by the counts and the weighted sum (up to the
+        rounding of float32 sums; about 5% of a step with a 16-unit trunk).
+        The per-task sums the history records are taken without gradient.
+        """
+        if (
+            isinstance(y_true, LabelledCells)
+            or type(self.criterion_) is not torch.nn.MSELoss
+            or type(self.task_weighting) is not EqualWeighting
+            or self.data_parallel is not None
+        ):
+            return None
+        Y, cell_weights = y_true
+        unit = unit_counts_and_present(cell_weights)
+        if unit is None or y_pred.shape != Y.shape:
+            return None
+        if training is not None:  # added up once per epoch
+            with torch.no_grad():
+                sums = (y_pred - Y).square_().sum(dim=0)
+            self._batch_task_stats["train" if training else "valid"].append(
+                (sums, unit[0])
+            )
+        return torch.nn.functional.mse_loss(y_pred, Y)
 
     def train_step_single(self, batch, **fit_params):
         """One backward pass; per-task gradients only when something needs them."""

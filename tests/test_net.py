@@ -54,6 +54,57 @@ def test_masked_loss_equals_the_loss_on_labelled_cells(fitted_model):
     assert loss.item() == np.float32(expected) or abs(loss.item() - expected) < 1e-5
 
 
+def test_unit_weight_squared_error_is_one_fused_mean_of_the_same_value():
+    # every cell weighing 1, equal task weights, MSE: the objective is one
+    # mse_loss; its value, gradient and recorded per-task sums are those of
+    # the masked per-task losses
+    X, Y = make_multitask_regression(n_samples=64, n_features=4, n_tasks=3)
+    model = MultiTaskRegressor(hidden_layer_sizes=(8,), max_epochs=1).fit(X, Y)
+    net = model.net_
+    data = TensorData(
+        *(torch.tensor(a, dtype=torch.float32) for a in (X, Y, np.ones_like(Y)))
+    )
+    Xb, yb = next(iter(TensorBatches(data, 32)))
+    pred = net.module_(Xb)
+    assert net._mean_squared_error(pred, yb, None) is not None  # the fused path
+    net._batch_task_stats["train"].clear()
+    fused = net.get_loss(pred, yb, training=True)
+    ((fused_sums, fused_counts),) = net._batch_task_stats["train"]
+    grads = torch.autograd.grad(
+        fused, list(net.module_.parameters()), retain_graph=True
+    )
+    net._batch_task_stats["train"].clear()
+    task_losses, present = net.task_losses(pred, yb, training=True)
+    masked = net.task_weighting.combine(task_losses, present)
+    if net.penalty is not None:  # get_loss adds it while training
+        masked = masked + net.penalty(net.module_)
+    ((sums, counts),) = net._batch_task_stats["train"]
+    expected = torch.autograd.grad(masked, list(net.module_.parameters()))
+    torch.testing.assert_close(fused, masked, rtol=1e-6, atol=0)
+    torch.testing.assert_close(fused_sums, sums, rtol=1e-6, atol=0)
+    torch.testing.assert_close(fused_counts, counts)
+    for grad, grad_expected in zip(grads, expected, strict=True):
+        torch.testing.assert_close(grad, grad_expected, rtol=1e-5, atol=1e-7)
+
+
+def test_the_fused_mean_is_only_for_unit_weights_and_equal_squared_error():
+    X, Y = make_multitask_regression(n_samples=64, n_features=4, n_tasks=3)
+    net = MultiTaskRegressor(hidden_layer_sizes=(8,), max_epochs=1).fit(X, Y).net_
+    weights = np.ones_like(Y)
+    weights[0, 1] = 0.0  # one missing label
+    data = TensorData(*(torch.tensor(a, dtype=torch.float32) for a in (X, Y, weights)))
+    Xb, yb = next(iter(TensorBatches(data, 32)))
+    assert net._mean_squared_error(net.module_(Xb), yb, None) is None
+    for params in ({"loss": "huber"}, {"task_weighting": "uncertainty"}):
+        other = MultiTaskRegressor(hidden_layer_sizes=(8,), max_epochs=1, **params)
+        other_net = other.fit(X, Y).net_
+        unit = TensorData(
+            *(torch.tensor(a, dtype=torch.float32) for a in (X, Y, np.ones_like(Y)))
+        )
+        Xb, yb = next(iter(TensorBatches(unit, 32)))
+        assert other_net._mean_squared_error(other_net.module_(Xb), yb, None) is None
+
+
 # ---- the epoch loop: skorch's records, fewer per-batch calls ---------------
 
 
