@@ -26,7 +26,13 @@ import torch
 from ._losses import LOSSES
 from .modules import MultiTaskModule, TaskHeadsModule
 
-__all__ = ["CellBatches", "LabelledCells", "cell_task_sums", "trains_on_cells"]
+__all__ = [
+    "CellBatches",
+    "CellIndex",
+    "LabelledCells",
+    "cell_task_sums",
+    "trains_on_cells",
+]
 
 # labelled share of the (rows, tasks) cells at or below which training uses
 # the cells: a head on its cells costs about 30 times its share of a dense
@@ -108,8 +114,6 @@ class CellBatches:
 
     def __init__(self, dataset, batch_size, generator=None):
         self.dataset, self.batch_size, self.generator = dataset, batch_size, generator
-        if getattr(dataset, "cell_index", None) is None:
-            dataset.cell_index = CellIndex(dataset)
 
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
@@ -120,16 +124,6 @@ class CellBatches:
         for start in range(0, n, size):
             rows = order[start : start + size]
             yield data.X.index_select(0, rows), data.cell_index.batch(rows)
-
-
-def labelled_share(dataset):
-    """Return the share of ``dataset``'s cells that carry a label (cached)."""
-    share = getattr(dataset, "labelled_share", None)
-    if share is None:
-        weights = dataset.cell_weights
-        share = float((weights != 0).sum()) / max(weights.numel(), 1)
-        dataset.labelled_share = share
-    return share
 
 
 def trains_on_cells(net, dataset):
@@ -149,7 +143,7 @@ def trains_on_cells(net, dataset):
         and net.affinity_ is None
         and not net.task_weighting.needs_gradients
         and not net._listens_to_batches()
-        and labelled_share(dataset) <= MAX_DENSITY
+        and dataset.labelled_share <= MAX_DENSITY
     )
 
 

@@ -310,10 +310,7 @@ class MultiTaskNet(NeuralNet):
             counts, unit = y_true.counts, None
         else:
             sums, counts, unit = self._dense_task_sums(y_pred, y_true)
-        if training is not None:  # added up once per epoch
-            self._batch_task_stats["train" if training else "valid"].append(
-                (sums.detach(), counts)
-            )
+        self._record_task_sums(sums.detach(), counts, training)
         if training and self.data_parallel is not None:  # the batch's global counts
             counts, unit = self.data_parallel.all_reduce(counts.clone()), None
         if unit is None:
@@ -370,13 +367,18 @@ class MultiTaskNet(NeuralNet):
         unit = unit_counts_and_present(cell_weights)
         if unit is None or y_pred.shape != Y.shape:
             return None
-        if training is not None:  # added up once per epoch
+        if training is not None:
             with torch.no_grad():
                 sums = (y_pred - Y).square_().sum(dim=0)
-            self._batch_task_stats["train" if training else "valid"].append(
-                (sums, unit[0])
-            )
+            self._record_task_sums(sums, unit[0], training)
         return torch.nn.functional.mse_loss(y_pred, Y)
+
+    def _record_task_sums(self, sums, counts, training):
+        """Keep a batch's per-task sums for the epoch's statistics (None: don't)."""
+        if training is not None:  # added up once per epoch
+            self._batch_task_stats["train" if training else "valid"].append(
+                (sums, counts)
+            )
 
     def train_step_single(self, batch, **fit_params):
         """One backward pass; per-task gradients only when something needs them."""

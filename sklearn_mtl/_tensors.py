@@ -7,8 +7,12 @@ cell weights become tensors on the training device once per ``fit``
 :func:`eval_in_chunks` runs a module on an array in bounded chunks.
 """
 
+from functools import cached_property
+
 import numpy as np
 import torch
+
+from ._cells import CellIndex
 
 __all__ = [
     "EVAL_CHUNK_ROWS",
@@ -92,6 +96,17 @@ class TensorData(torch.utils.data.Dataset):
             else len(rows)
         )
         return self.unit_weights.expand(n_rows, self.cell_weights.shape[1])
+
+    @cached_property
+    def labelled_share(self):
+        """Share of the ``(rows, tasks)`` cells that carry a label."""
+        weights = self.cell_weights
+        return float((weights != 0).sum()) / max(weights.numel(), 1)
+
+    @cached_property
+    def cell_index(self):
+        """The labelled cells by row, for batches of cells (built once)."""
+        return CellIndex(self)
 
     def __len__(self):
         return len(self.X)
