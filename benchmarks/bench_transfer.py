@@ -26,6 +26,7 @@ Data sets (from ``SKLEARN_MTL_DATA``):
     python benchmarks/bench_transfer.py --methods pooled "TransferEstimator default"
     python benchmarks/bench_transfer.py --only california --source-per-seed
     python benchmarks/bench_transfer.py --only california --seeds 10   # 10 draws
+    python benchmarks/bench_transfer.py --only california --source-max-epochs 40
 """
 
 import argparse
@@ -190,6 +191,12 @@ def main():
         "--methods", nargs="+", choices=METHODS, help="run only these methods"
     )
     parser.add_argument(
+        "--source-max-epochs",
+        type=int,
+        default=SOURCE["max_epochs"],
+        help="epoch budget of the sources (early stopping keeps the best epoch)",
+    )
+    parser.add_argument(
         "--source-per-seed",
         action="store_true",
         help="California: one source per seed (random_state=seed), so that the "
@@ -198,6 +205,7 @@ def main():
     args = parser.parse_args()
     methods = [m for m in METHODS if args.methods is None or m in args.methods]
     torch.set_num_threads(args.threads)
+    SOURCE["max_epochs"] = args.source_max_epochs
     seeds = range(1) if args.quick else range(args.seeds)
     patients = (1, 22) if args.quick else (1, 8, 15, 22, 29, 36)
     warnings.simplefilter("ignore")

@@ -143,7 +143,7 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
     def _prepare_for_data(self, X, Y, sample_weight):
         """Settle data-dependent choices before a new net is built (no-op here)."""
 
-    def _epochs_to_train(self, net, epochs, first):
+    def _epochs_to_train(self, net, epochs, first, incremental):
         """Return how many gradient epochs to run for a request of ``epochs``."""
         return epochs
 
@@ -355,7 +355,7 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
             net.loss_reference = loss_of_zero(
                 net.criterion_, data.train, output_columns(losses)[1]
             )
-            epochs = self._epochs_to_train(net, epochs, first)
+            epochs = self._epochs_to_train(net, epochs, first, incremental)
             try:
                 if epochs > 0:
                     # the package's own random draws in training come from

@@ -174,6 +174,7 @@ class TransferMixin(NegativeTransferGuards):
         strategy, self.strategy_scores_ = self.strategy, None
         self.kept_ = "transfer" if self._source is not None else "scratch"
         self.guard_scores_ = None
+        self._epochs_factor = 1  # of the first fit; "auto"'s scratch sets it
         if self._source is None:
             strategy = None
         elif strategy == "auto":
@@ -265,7 +266,7 @@ class TransferMixin(NegativeTransferGuards):
         weight[constant | far], bias[constant | far] = 0.0, 0.0
         return weight, bias
 
-    def _epochs_to_train(self, net, epochs, first):
+    def _epochs_to_train(self, net, epochs, first, incremental):
         # a continued probe (partial_fit, warm start) trains its head by
         # gradient with the trunk frozen
         closed_form = (
@@ -274,7 +275,9 @@ class TransferMixin(NegativeTransferGuards):
             and net.module_.heads.output is not None
             and not self.input_adapter  # a new adapter must train
         )
-        return 0 if closed_form else epochs
+        if closed_form:
+            return 0
+        return self._epochs_factor * epochs if first and not incremental else epochs
 
     def _extra_callbacks(self):
         if self._strategy in (None, "fine_tune", "lp_ft", "l2_sp"):

@@ -208,7 +208,8 @@ def test_skorch_net_source(problem):
     module = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 1))
     net = NeuralNetRegressor(module, max_epochs=3, train_split=None, verbose=0)
     net.fit(X[:200].astype(np.float32), Y[:200, :1].astype(np.float32))
-    model = TransferEstimator(source=net).fit(X[200:260], Y[200:260, 2])
+    model = TransferEstimator(source=net, strategy="linear_probe")
+    model.fit(X[200:260], Y[200:260, 2])
     assert model.net_.module_.trunk[0].weight.shape == (16, 6)
     assert torch.equal(model.net_.module_.trunk[0].weight, net.module_[0].weight)
 
@@ -388,7 +389,8 @@ def test_auto_keeps_the_probe_for_a_good_source(source, problem):
 
 def test_auto_guards_against_a_useless_source(problem):
     # a trunk whose features are constant carries nothing: the probe can only
-    # predict the mean, so the guard must choose to fine-tune every layer
+    # predict the mean, so the guard must train every layer, from the zero
+    # weights (a fine-tune) or from fresh ones (scratch)
     X, Y = problem
     trunk = nn.Linear(6, 4)
     with torch.no_grad():
@@ -397,8 +399,9 @@ def test_auto_guards_against_a_useless_source(problem):
     model = TransferEstimator(source=trunk, random_state=2, max_epochs=200)
     model.fit(X[:60], y[:60])
     scores = model.strategy_scores_
-    assert model.strategy_ == "fine_tune" and model.kept_ == "transfer"
-    assert scores["fine_tune"] < 0.5 * scores["linear_probe"]
+    assert model.strategy_ != "linear_probe"
+    assert (model.strategy_ is None) == (model.kept_ == "scratch")
+    assert max(scores["fine_tune"], scores["scratch"]) < 0.5 * scores["linear_probe"]
     assert model.score(X[60:200], y[60:200]) > 0.5  # the probe alone scores ~0
     assert torch.equal(trunk.weight, torch.zeros(4, 6))
 
@@ -464,6 +467,42 @@ def test_auto_needs_scratch_to_win_by_more_than_one_standard_error(
     assert scores["scratch"] < scores["linear_probe"] < scores["fine_tune"]
     assert scores["linear_probe"] - scores["scratch"] <= scores["standard_error"]
     assert model.strategy_ == "linear_probe" and model.kept_ == "transfer"
+
+
+@pytest.mark.parametrize("guard, scratch_epochs", [("auto", 6), ("compare", 3)])
+def test_auto_trains_its_scratch_network_for_twice_max_epochs(
+    guard, scratch_epochs, source, problem, monkeypatch
+):
+    # random weights need more steps than a fine-tune: "auto"'s scratch
+    # candidates and the network it switches to train for 2 * max_epochs
+    # (partial_fit still one epoch per call); compare_with_scratch, where
+    # that measured worse on a good source, keeps max_epochs
+    trained = []
+
+    def held_out_errors(model, X_test, Y_test, sample_weight, spread):
+        from_scratch = model.source is not source
+        trained.append((from_scratch, model.n_iter_))
+        cells = (~np.isnan(Y_test)).sum()
+        return np.full(cells, 0.1 if from_scratch else 1.0), np.ones(cells)
+
+    monkeypatch.setattr(
+        "sklearn_mtl._transfer_guards._held_out_errors", held_out_errors
+    )
+    X, Y = problem
+    params = dict(source=source, max_epochs=3, n_iter_no_change=np.inf)
+    if guard == "auto":
+        model = TransferEstimator(**params, random_state=0)
+    else:
+        model = TransferEstimator(**params, strategy="fine_tune", **GUARD)
+    model.fit(X[:40], Y[:40, 0])
+    assert model.kept_ == "scratch" and model.n_iter_ == scratch_epochs
+    assert {n for scratch, n in trained if scratch} == {scratch_epochs}
+    assert {n for scratch, n in trained if not scratch} <= {0, 3}  # probe, fine-tune
+    model.partial_fit(X[:40], Y[:40, 0])
+    assert model.n_iter_ == scratch_epochs + 1
+    model.set_params(strategy="fine_tune", compare_with_scratch=False)
+    model.fit(X[:40], Y[:40, 0])  # a new fit: max_epochs again
+    assert model.kept_ == "transfer" and model.n_iter_ == 3
 
 
 class Scaled(nn.Module):
