@@ -15,7 +15,12 @@ from ._penalties import L2SPPenalty
 from ._probe import fit_linear_probe, fit_logistic_probe
 from ._sources import check_feature_names, linear_adapter, resolve_source
 from ._tensors import eval_in_chunks
-from ._transfer_guards import NegativeTransferGuards, check_reinitializable
+from ._transfer_guards import (
+    SCRATCH_ALPHA,
+    SCRATCH_EPOCHS_FACTOR,
+    NegativeTransferGuards,
+    check_reinitializable,
+)
 from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 
@@ -174,7 +179,7 @@ class TransferMixin(NegativeTransferGuards):
         strategy, self.strategy_scores_ = self.strategy, None
         self.kept_ = "transfer" if self._source is not None else "scratch"
         self.guard_scores_ = None
-        self._epochs_factor = 1  # of the first fit; "auto"'s scratch sets it
+        self._trains_as_scratch = False  # "auto"'s guard sets it
         if self._source is None:
             strategy = None
         elif strategy == "auto":
@@ -277,7 +282,14 @@ class TransferMixin(NegativeTransferGuards):
         )
         if closed_form:
             return 0
-        return self._epochs_factor * epochs if first and not incremental else epochs
+        if first and not incremental and self._trains_as_scratch:
+            return SCRATCH_EPOCHS_FACTOR * epochs
+        return epochs
+
+    def _penalty_alpha(self):
+        alpha = super()._penalty_alpha()
+        scratch = getattr(self, "_trains_as_scratch", False)  # set by "auto"
+        return max(alpha, SCRATCH_ALPHA) if scratch else alpha
 
     def _extra_callbacks(self):
         if self._strategy in (None, "fine_tune", "lp_ft", "l2_sp"):

@@ -48,7 +48,10 @@ class TransferClassifier(ClassificationTasksMixin, TransferMixin, BaseNetwork):
     dropout : float, default=0.0
         Dropout after the new hidden layers.
     alpha : float, default=1e-4
-        L2 penalty on the weight matrices that train.
+        L2 penalty on the weight matrices that train; at least 1e-2 for the
+        network ``strategy="auto"`` trains from scratch (as
+        :class:`~sklearn_mtl.TransferEstimator`'s, which trains for twice
+        ``max_epochs``).
     class_weight : None, "balanced", dict or list of dict, default=None
         Class weights, as in :class:`~sklearn_mtl.MultiTaskClassifier`; the
         probe uses them too.
@@ -71,7 +74,8 @@ class TransferClassifier(ClassificationTasksMixin, TransferMixin, BaseNetwork):
     batch_size : int or "auto", default="auto"
         Rows per mini-batch.
     max_epochs : int, default=100
-        Maximum number of passes over the data.
+        Maximum number of passes over the data; twice that for the network
+        ``strategy="auto"`` trains from scratch.
     early_stopping : bool, default=False
         Stop on a held-out validation loss and restore the best weights.
     validation_fraction : float, default=0.1

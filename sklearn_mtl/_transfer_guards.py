@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold
 from sklearn.utils import check_random_state
 
+from ._adaptive import FALLBACK_ALPHA
 from ._checks import mask_aware_split
 from ._rng import seeded_global_rng
 from ._sources import resolve_source
@@ -20,6 +21,7 @@ from ._sources import resolve_source
 __all__ = [
     "GUARD_FOLDS",
     "MIN_ROWS_TO_COMPARE",
+    "SCRATCH_ALPHA",
     "SCRATCH_EPOCHS_FACTOR",
     "NegativeTransferGuards",
     "check_reinitializable",
@@ -28,10 +30,12 @@ __all__ = [
 
 GUARD_FOLDS = 5
 MIN_ROWS_TO_COMPARE = 4
-# the scratch network of strategy="auto" trains for this many times
-# max_epochs: random weights need more steps than a fine-tune from the
-# source's (by default 200 epochs, MultiTaskRegressor's budget, against 100)
+# strategy="auto" trains its scratch network as MultiTaskRegressor trains one
+# on a few rows: random weights need more steps than a fine-tune from the
+# source's (200 epochs by default, against 100), and a stronger penalty than
+# the fine-tune's alpha (which the source's weights back up): at least this
 SCRATCH_EPOCHS_FACTOR = 2
+SCRATCH_ALPHA = FALLBACK_ALPHA
 
 
 class NegativeTransferGuards:
@@ -45,8 +49,9 @@ class NegativeTransferGuards:
         when the source's features do not fit it; and when they mislead it,
         the source trunk's architecture trained from scratch ("scratch": every
         layer re-initialised by its ``reset_parameters``, trained as the
-        fine-tune, for ``SCRATCH_EPOCHS_FACTOR`` times ``max_epochs``) learns
-        the target without them. Each candidate is scored by its mean
+        fine-tune for ``SCRATCH_EPOCHS_FACTOR`` times ``max_epochs`` with an
+        L2 penalty of at least ``SCRATCH_ALPHA``) learns the target without
+        them. Each candidate is scored by its mean
         squared error (per task, in units of the task's standard deviation)
         on held-out target rows. The better of the probe and the
         fine-tune is chosen (ties go to the probe), and the probe is kept
@@ -80,6 +85,7 @@ class NegativeTransferGuards:
                 "strategy": "fine_tune",
                 "trunk_lr_scale": 1.0,
                 "max_epochs": SCRATCH_EPOCHS_FACTOR * self.max_epochs,
+                "alpha": max(self.alpha, SCRATCH_ALPHA),
             }
         spread = _task_spread(Y)
         errors, cells = {}, {}
@@ -111,7 +117,7 @@ class NegativeTransferGuards:
         if choice is None:
             self.kept_ = "scratch"
             self._source = resolve_source(scratch_trunk)
-            self._epochs_factor = SCRATCH_EPOCHS_FACTOR
+            self._trains_as_scratch = True
         return choice
 
     def _scratch_trunk(self):
@@ -133,9 +139,9 @@ class NegativeTransferGuards:
         (the paired per-cell difference of squared errors) exceeds one
         standard error of that mean. The final fit then starts from the
         re-initialised trunk with ``strategy_`` None. The scratch network
-        trains for ``max_epochs`` (with twice that, as in ``"auto"``, the
-        check gained 0.046 R^2 on Parkinson's and lost 0.043 on California
-        in ``benchmarks/bench_transferability.py``).
+        trains for ``max_epochs`` with ``alpha`` (with twice the epochs, as
+        in ``"auto"``, the check gained 0.046 R^2 on Parkinson's and lost
+        0.043 on California in ``benchmarks/bench_transferability.py``).
         """
         rng = check_random_state(self.random_state)
         init_seed = int(rng.randint(np.iinfo(np.int32).max))

@@ -469,19 +469,22 @@ def test_auto_needs_scratch_to_win_by_more_than_one_standard_error(
     assert model.strategy_ == "linear_probe" and model.kept_ == "transfer"
 
 
-@pytest.mark.parametrize("guard, scratch_epochs", [("auto", 6), ("compare", 3)])
-def test_auto_trains_its_scratch_network_for_twice_max_epochs(
-    guard, scratch_epochs, source, problem, monkeypatch
+@pytest.mark.parametrize(
+    "guard, scratch_epochs, scratch_alpha", [("auto", 6, 1e-2), ("compare", 3, 1e-4)]
+)
+def test_auto_trains_its_scratch_network_as_a_network_from_scratch(
+    guard, scratch_epochs, scratch_alpha, source, problem, monkeypatch
 ):
-    # random weights need more steps than a fine-tune: "auto"'s scratch
-    # candidates and the network it switches to train for 2 * max_epochs
-    # (partial_fit still one epoch per call); compare_with_scratch, where
-    # that measured worse on a good source, keeps max_epochs
+    # random weights need more steps and a stronger penalty than a fine-tune:
+    # "auto"'s scratch candidates and the network it switches to train for
+    # 2 * max_epochs with alpha at least 1e-2 (partial_fit still one epoch
+    # per call); compare_with_scratch, where twice the epochs measured worse
+    # on a good source, keeps max_epochs and alpha
     trained = []
 
     def held_out_errors(model, X_test, Y_test, sample_weight, spread):
         from_scratch = model.source is not source
-        trained.append((from_scratch, model.n_iter_))
+        trained.append((from_scratch, model.n_iter_, model.net_.penalty.alpha))
         cells = (~np.isnan(Y_test)).sum()
         return np.full(cells, 0.1 if from_scratch else 1.0), np.ones(cells)
 
@@ -496,13 +499,18 @@ def test_auto_trains_its_scratch_network_for_twice_max_epochs(
         model = TransferEstimator(**params, strategy="fine_tune", **GUARD)
     model.fit(X[:40], Y[:40, 0])
     assert model.kept_ == "scratch" and model.n_iter_ == scratch_epochs
-    assert {n for scratch, n in trained if scratch} == {scratch_epochs}
-    assert {n for scratch, n in trained if not scratch} <= {0, 3}  # probe, fine-tune
+    assert model.net_.penalty.alpha == scratch_alpha
+    scratch_fits = {(n, alpha) for scratch, n, alpha in trained if scratch}
+    assert scratch_fits == {(scratch_epochs, scratch_alpha)}
+    others = {(n, alpha) for scratch, n, alpha in trained if not scratch}
+    assert others <= {(0, 1e-4), (3, 1e-4)}  # the probe, the fine-tune
     model.partial_fit(X[:40], Y[:40, 0])
     assert model.n_iter_ == scratch_epochs + 1
+    assert model.net_.penalty.alpha == scratch_alpha
     model.set_params(strategy="fine_tune", compare_with_scratch=False)
-    model.fit(X[:40], Y[:40, 0])  # a new fit: max_epochs again
+    model.fit(X[:40], Y[:40, 0])  # a new fit: max_epochs and alpha again
     assert model.kept_ == "transfer" and model.n_iter_ == 3
+    assert model.net_.penalty.alpha == 1e-4
 
 
 class Scaled(nn.Module):
