@@ -44,14 +44,13 @@ class TransferEstimator(TransferMixin, BaseNetworkRegressor):
           re-initialised by its ``reset_parameters``, trained for twice
           ``max_epochs`` with ``alpha`` at least 1e-2, as
           :class:`MultiTaskRegressor` trains a network on a few rows;
-          ``kept_ == "scratch"``, ``strategy_`` None) has
-          the lower 5-fold error on the target rows (a guard against
-          negative transfer; the scores are kept in ``strategy_scores_``;
-          ties go to the probe; scratch, which drops the source, must beat
-          the better of the other two by more than one standard error of
-          the paired per-cell difference; a trunk that
-          cannot be re-initialised has no scratch candidate); from 100 rows
-          on, ``"lp_ft"``. Measured on real data
+          ``kept_ == "scratch"``, ``strategy_`` None) has the lower 5-fold
+          error on the target rows (a guard against negative transfer; the
+          scores are kept in ``strategy_scores_``; ties go to the probe;
+          scratch, which drops the source, must beat the better of the other
+          two by more than one standard error of the paired per-cell
+          difference; a trunk that cannot be re-initialised has no scratch
+          candidate); from 100 rows on, ``"lp_ft"``. Measured on real data
           (``benchmarks/bench_transfer.py``): on a few dozen rows the probe
           kept a good source safe where fine-tuning made it worse, while a
           source whose features did not fit the target was beaten by

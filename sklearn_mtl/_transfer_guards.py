@@ -51,14 +51,13 @@ class NegativeTransferGuards:
         layer re-initialised by its ``reset_parameters``, trained as the
         fine-tune for ``SCRATCH_EPOCHS_FACTOR`` times ``max_epochs`` with an
         L2 penalty of at least ``SCRATCH_ALPHA``) learns the target without
-        them. Each candidate is scored by its mean
-        squared error (per task, in units of the task's standard deviation)
-        on held-out target rows. The better of the probe and the
-        fine-tune is chosen (ties go to the probe), and the probe is kept
-        when there are too few rows to hold any out. Scratch, which throws
-        the source away, must beat that choice by more than one standard
-        error of the paired per-cell difference (the rule of
-        :meth:`_compare_with_scratch`): on a few dozen rows one badly
+        them. Each candidate is scored by its mean squared error (per task,
+        in units of the task's standard deviation) on held-out target rows.
+        The better of the probe and the fine-tune is chosen (ties go to the
+        probe), and the probe is kept when there are too few rows to hold any
+        out. Scratch, which throws the source away, must beat that choice by
+        more than one standard error of the paired per-cell difference (the
+        rule of :meth:`_compare_with_scratch`): on a few dozen rows one badly
         predicted row can make either look better. A trunk that cannot be
         re-initialised has no scratch candidate. A scratch choice switches
         the source to the re-initialised trunk (``kept_ == "scratch"``).
