@@ -15,12 +15,7 @@ from ._penalties import L2SPPenalty
 from ._probe import fit_linear_probe, fit_logistic_probe
 from ._sources import check_feature_names, linear_adapter, resolve_source
 from ._tensors import eval_in_chunks
-from ._transfer_guards import (
-    SCRATCH_ALPHA,
-    SCRATCH_EPOCHS_FACTOR,
-    NegativeTransferGuards,
-    check_reinitializable,
-)
+from ._transfer_guards import NegativeTransferGuards, check_reinitializable
 from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 
@@ -283,13 +278,13 @@ class TransferMixin(NegativeTransferGuards):
         if closed_form:
             return 0
         if first and not incremental and self._trains_as_scratch:
-            return SCRATCH_EPOCHS_FACTOR * epochs
+            return self._scratch_settings()["max_epochs"]  # fit asks max_epochs
         return epochs
 
     def _penalty_alpha(self):
-        alpha = super()._penalty_alpha()
-        scratch = getattr(self, "_trains_as_scratch", False)  # set by "auto"
-        return max(alpha, SCRATCH_ALPHA) if scratch else alpha
+        if getattr(self, "_trains_as_scratch", False):  # set by "auto"
+            return self._scratch_settings()["alpha"]
+        return super()._penalty_alpha()
 
     def _extra_callbacks(self):
         if self._strategy in (None, "fine_tune", "lp_ft", "l2_sp"):

@@ -83,8 +83,7 @@ class NegativeTransferGuards:
                 "source": scratch_trunk,
                 "strategy": "fine_tune",
                 "trunk_lr_scale": 1.0,
-                "max_epochs": SCRATCH_EPOCHS_FACTOR * self.max_epochs,
-                "alpha": max(self.alpha, SCRATCH_ALPHA),
+                **self._scratch_settings(),
             }
         spread = _task_spread(Y)
         errors, cells = {}, {}
@@ -118,6 +117,13 @@ class NegativeTransferGuards:
             self._source = resolve_source(scratch_trunk)
             self._trains_as_scratch = True
         return choice
+
+    def _scratch_settings(self):
+        """``max_epochs`` and ``alpha`` of the network "auto" trains from scratch."""
+        return {
+            "max_epochs": SCRATCH_EPOCHS_FACTOR * self.max_epochs,
+            "alpha": max(self.alpha, SCRATCH_ALPHA),
+        }
 
     def _scratch_trunk(self):
         """Return the source trunk re-initialised from the fit's seed, or None."""
