@@ -24,7 +24,7 @@ from ._checks import (
     resolve_device,
 )
 from ._distributed import shared_random_state, start_data_parallel
-from ._inference import inference_module
+from ._inference import inference_forward
 from ._losses import LOSSES, Regression, TaskLossCriterion, output_columns
 from ._net import MultiTaskNet
 from ._penalties import L2Penalty
@@ -527,16 +527,19 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
         )
 
     # ---- prediction --------------------------------------------------------
-    def _predict_standardized(self, X, check_finite=True):
+    def _predict_standardized(self, X, check_finite=True, affine=None):
         """Run the module on ``X`` in chunks; float64 unless asked otherwise.
 
         Non-finite outputs raise unless ``check_finite=False`` (for a caller
         that checks them later and calls again to raise this error).
+        ``affine``, ``(scale, shift)`` float64 tensors with one value per
+        output column, is applied to the output as it is converted (see
+        :func:`eval_in_chunks`).
         """
         dtype = PREDICT_DTYPES[self.predict_dtype]
-        module = inference_module(self.net_.module_, dtype)
+        module = inference_forward(self.net_.module_, dtype)
         rows = PREDICT_CHUNK_ROWS * torch.float64.itemsize // dtype.itemsize
-        out = eval_in_chunks(module, X, self.net_.device, dtype, rows)
+        out = eval_in_chunks(module, X, self.net_.device, dtype, rows, affine)
         if check_finite and not np.all(np.isfinite(out)):
             raise ValueError(
                 "The network produced non-finite predictions; the inputs may be far "

@@ -6,23 +6,15 @@ from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import BaseNetwork
+from ._checks import sum_is_finite
 from .metrics import masked_r2_score
 
 __all__ = ["BaseNetworkRegressor"]
 
-# from this many values torch's in-place product and sum beat NumPy's, whose
-# broadcast loops run over the few columns of each row (about 5x at (10,000, 8))
-TORCH_SCALE_VALUES = 2**13
 
-
-def _scale_in_place(Y, scale, shift):
-    """``Y = Y * scale + shift`` by column, in place: no second array."""
-    if Y.size < TORCH_SCALE_VALUES:
-        with np.errstate(over="ignore", invalid="ignore"):  # predict raises instead
-            np.multiply(Y, scale, out=Y)
-            np.add(Y, shift, out=Y)
-    else:  # the same products and sums, one rounding each
-        torch.from_numpy(Y).mul_(torch.tensor(scale)).add_(torch.tensor(shift))
+def _as_tensor(array):
+    """Return a float64 ndarray as a CPU tensor, shared where torch can share it."""
+    return torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
 
 
 class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
@@ -42,11 +34,13 @@ class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
             float64 predictions in the original target units; 1-D when the
             estimator was fitted on a 1-D ``y``.
         """
-        check_is_fitted(self)
+        if not self.__sklearn_is_fitted__():  # its own test: a tenth of the cost
+            check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        Y = self._predict_standardized(X, check_finite=False)
-        _scale_in_place(Y, self._target_scale, self._target_mean)
-        if not np.all(np.isfinite(Y)):  # one check, in target units
+        # put in target units as the output is converted to float64
+        affine = _as_tensor(self._target_scale), _as_tensor(self._target_mean)
+        Y = self._predict_standardized(X, check_finite=False, affine=affine)
+        if not (sum_is_finite(Y) or np.isfinite(Y).all()):  # once, in target units
             self._predict_standardized(X)  # raises if the network's output is not
             raise ValueError(
                 "The predictions overflow float64 in the units of the target y; "

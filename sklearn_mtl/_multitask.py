@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -327,16 +328,18 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
             return [Quantile(self._quantile_outputs)] * n_tasks
         return super()._task_losses(n_tasks)
 
-    def _predict_standardized(self, X, check_finite=True):
+    def _predict_standardized(self, X, check_finite=True, affine=None):
+        if self.loss != "quantile":
+            return super()._predict_standardized(X, check_finite, affine)
         # every quantile is checked: the median of a sorted row can be finite
         # while another quantile is NaN
-        quantiles = self.loss == "quantile"
-        out = super()._predict_standardized(X, check_finite or quantiles)
-        if not quantiles:
-            return out
+        out = super()._predict_standardized(X)
         q = self._quantile_outputs
         # sorted per row: quantiles never cross (monotone rearrangement)
-        return np.sort(out.reshape(len(out), -1, len(q)), axis=-1)[..., q.index(0.5)]
+        out = np.sort(out.reshape(len(out), -1, len(q)), axis=-1)[..., q.index(0.5)]
+        if affine is not None:  # one value per task: the median's columns
+            torch.from_numpy(out).mul_(affine[0]).add_(affine[1])
+        return out
 
     def predict_quantiles(self, X):
         """Predict each task's ``quantiles`` (needs ``loss="quantile"``).

@@ -28,11 +28,17 @@ __all__ = [
 EVAL_CHUNK_ROWS = 8192
 
 
-def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS):
+def eval_in_chunks(
+    module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS, affine=None
+):
     """Run ``module`` on the array ``X`` in eval mode; return float64 numpy.
 
     ``X`` is converted to ``dtype`` on ``device`` one chunk of rows at a time;
     a module in training mode is switched to eval mode and back afterwards.
+    ``affine``, a pair of float64 CPU tensors ``(scale, shift)`` with one
+    value per output column, gives ``output * scale + shift`` (the product
+    and the sum rounded once each, as NumPy's), made in the pass that
+    converts the output to float64.
     """
     was_training = module.training
     if was_training:  # a module in eval mode is never touched: threads share it
@@ -45,6 +51,8 @@ def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK
                 rows = torch.tensor(chunk, dtype=dtype, device=device)
                 raw = module(rows)
                 if out is None and len(raw) == len(X):
+                    if affine is not None:  # a new float64 tensor: no copy left
+                        return torch.mul(raw.cpu(), affine[0]).add_(affine[1]).numpy()
                     part = raw.double().cpu()
                     if part is not raw and part.is_contiguous():
                         return part.numpy()  # one chunk, converted: already a copy
@@ -52,7 +60,11 @@ def eval_in_chunks(module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK
                 if out is None:  # one output array, filled chunk by chunk
                     out = np.empty((len(X), *raw.shape[1:]))
                 # converted and copied to the host in one pass, into its rows
-                torch.from_numpy(out[i : i + len(raw)]).copy_(raw)
+                dest = torch.from_numpy(out[i : i + len(raw)])
+                if affine is None:
+                    dest.copy_(raw)
+                else:
+                    torch.mul(raw.cpu(), affine[0], out=dest).add_(affine[1])
     finally:
         if was_training:
             module.train()

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from sklearn_mtl import MultiTaskRegressor
-from sklearn_mtl._base_regressor import TORCH_SCALE_VALUES, _scale_in_place
 from sklearn_mtl._checks import TORCH_SUM_VALUES, sum_is_finite
+from sklearn_mtl._inference import _DirectForward, inference_forward, inference_module
 from sklearn_mtl._tensors import eval_in_chunks
 from sklearn_mtl.datasets import make_multitask_regression
 
@@ -33,7 +33,8 @@ def test_sum_is_finite_finds_nan_infinity_and_overflow(rows, dtype):
         Z[rows // 2, 1] = bad
         assert not sum_is_finite(Z)
     Z = np.full_like(X, np.finfo(dtype).max)  # every value finite, the sum not
-    assert not sum_is_finite(Z)
+    # exact below TORCH_SUM_VALUES values; from there a sum, which overflows
+    assert sum_is_finite(Z) == (Z.size < TORCH_SUM_VALUES)
 
 
 @pytest.mark.parametrize("view", ["read-only", "reversed", "strided"])
@@ -62,14 +63,19 @@ def test_predict_rejects_nan_in_a_large_array_and_takes_a_read_only_one(fitted):
         model.predict(bad)
 
 
-@pytest.mark.parametrize("rows", [3, TORCH_SCALE_VALUES // 2 + 1])
-def test_scale_in_place_is_numpys_product_and_sum(rows):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("chunk_rows", [1000, 16])
+def test_affine_is_numpys_product_and_sum_on_the_float64_output(dtype, chunk_rows):
+    torch.manual_seed(0)
+    module = torch.nn.Linear(5, 3).to(dtype)
     rng = np.random.RandomState(0)
-    Y = rng.randn(rows, 2)
-    scale, shift = rng.rand(2) * 1e3, rng.randn(2) * 1e6
-    expected = Y * scale + shift
-    _scale_in_place(Y, scale, shift)
-    np.testing.assert_array_equal(Y, expected)
+    X = rng.randn(101, 5)
+    scale, shift = rng.rand(3) * 1e3, rng.randn(3) * 1e6
+    affine = torch.from_numpy(scale), torch.from_numpy(shift)
+    raw = eval_in_chunks(module, X, "cpu", dtype, chunk_rows=chunk_rows)
+    out = eval_in_chunks(module, X, "cpu", dtype, chunk_rows, affine)
+    assert out.dtype == np.float64 and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, raw * scale + shift)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -114,3 +120,62 @@ def test_quantile_model_rejects_nan_in_any_quantile():
         model.net_.module_.heads.output.bias[0] = float("nan")
     with pytest.raises(ValueError, match="non-finite predictions"):
         model.predict(X)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "gelu", "identity"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_direct_forward_gives_the_modules_output(activation, dtype):
+    X, Y = make_multitask_regression(n_samples=60, n_features=4, n_tasks=3)
+    model = MultiTaskRegressor(
+        hidden_layer_sizes=(8, 8), activation=activation, dropout=0.2, max_epochs=2
+    ).fit(X, Y)
+    forward = inference_forward(model.net_.module_, dtype)
+    assert isinstance(forward, _DirectForward)  # the default network is flattened
+    # 3 linear layers and 2 activations (nn.Identity is none), no dropout
+    assert len(forward.calls) == 3 + 2 * (activation != "identity")
+    x = torch.as_tensor(X, dtype=dtype)
+    with torch.inference_mode():
+        np.testing.assert_array_equal(forward(x), forward.module(x))
+
+
+def test_networks_it_cannot_flatten_run_through_the_module():
+    X, Y = make_multitask_regression(n_samples=60, n_features=4, n_tasks=2)
+    for params in (
+        {"head_layer_sizes": (4,)},  # per-task head layers
+        {"sharing": "soft"},
+        {"loss": "quantile", "quantiles": [0.1, 0.5, 0.9]},  # outputs read tasks
+    ):
+        model = MultiTaskRegressor(hidden_layer_sizes=(4,), max_epochs=1, **params)
+        module = model.fit(X, Y).net_.module_
+        assert inference_forward(module, torch.float64) is inference_module(
+            module, torch.float64
+        )
+
+
+def test_hooks_and_3d_inputs_take_the_module(fitted):
+    model, X = fitted
+    module = MultiTaskRegressor(**model.get_params()).fit(X, X[:, :3]).net_.module_
+    seen = []
+    module.trunk[0].register_forward_hook(lambda *args: seen.append("own"))
+    forward = inference_forward(module, torch.float32)
+    assert not isinstance(forward, _DirectForward)  # the copy keeps the hook
+    with torch.inference_mode():
+        forward(torch.zeros(2, 4))
+    assert seen == ["own"]
+
+    module = MultiTaskRegressor(**model.get_params()).fit(X, X[:, :3]).net_.module_
+    forward = inference_forward(module, torch.float32)
+    assert isinstance(forward, _DirectForward)
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda *args: seen.append("global")
+    )
+    try:
+        with torch.inference_mode():
+            forward(torch.zeros(2, 4))
+    finally:
+        handle.remove()
+    assert seen.count("global") >= 1  # registered after the copy: still called
+    calls = []
+    forward.module = lambda x: calls.append(x.shape) or x  # a 3-D batch
+    forward(torch.zeros(2, 5, 4))
+    assert calls == [(2, 5, 4)]
