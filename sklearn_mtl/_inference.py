@@ -53,8 +53,9 @@ _HOOKS = (
 # release lacks the test, every call takes the module
 _global_hooks = getattr(torch.nn.modules.module, "_has_any_global_hook", lambda: True)
 
-# module -> {dtype: (its submodules, version key, tensors kept alive, copy)};
-# the submodules leave out the module itself, which would keep its entry alive
+# module -> {dtype: (its submodules, version key, tensors kept alive, copy,
+# the copy's forward)}; the submodules leave out the module itself, which
+# would keep its entry alive
 _COPIES = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
