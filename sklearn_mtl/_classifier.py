@@ -145,7 +145,7 @@ class LabelledTasksMixin:
 
     def _raw_outputs(self, X):
         """Validate ``X``; return each task's block of raw outputs (float64)."""
-        check_is_fitted(self)
+        self._check_fitted()
         X = self._validate_X(X, reset=False)
         raw = self._predict_standardized(X)
         losses = self._task_losses(self.n_tasks_)
