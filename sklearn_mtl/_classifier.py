@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     _num_samples,
-    check_is_fitted,
 )
 
 from ._base import BaseNetwork
@@ -186,7 +185,7 @@ class LabelledTasksMixin:
         with no labelled row (of positive weight) in ``y`` is left out with a
         ``UserWarning``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         columns, _, names = check_label_columns(y, n_samples=_num_samples(X))
         if len(columns) != self.n_tasks_:
             raise ValueError(

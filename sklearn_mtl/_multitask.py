@@ -5,7 +5,6 @@ from numbers import Real
 import numpy as np
 import torch
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ._base_regressor import BaseNetworkRegressor
 from ._losses import LOSSES, Quantile
@@ -358,7 +357,7 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
             rearrangement of Chernozhukov et al. 2010); column
             ``quantiles.index(0.5)`` is :meth:`predict`.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         if self.loss != "quantile":
             raise AttributeError(
                 "predict_quantiles needs a model fitted with loss='quantile'."
