@@ -31,7 +31,13 @@ from ._penalties import L2Penalty
 from ._progress import EpochProgressBar, write_message
 from ._rng import seeded_global_rng
 from ._scaling import TargetMoments, rescale_task_outputs, scale_from
-from ._tensors import EVAL_CHUNK_ROWS, SplitData, TensorData, eval_in_chunks
+from ._tensors import (
+    EVAL_CHUNK_ROWS,
+    SplitData,
+    TensorData,
+    as_cpu_tensor,
+    eval_in_chunks,
+)
 from ._trunk import PREFIX, TrunkParamsMixin, check_callbacks
 from ._validation import check_multitask_y
 from ._warm import (
@@ -541,12 +547,21 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
 
         Non-finite outputs raise unless ``check_finite=False`` (for a caller
         that checks them later and calls again to raise this error).
-        ``affine``, ``(scale, shift)`` float64 tensors with one value per
-        output column, is applied to the output as it is converted (see
-        :func:`eval_in_chunks`).
+        ``affine``, ``(scale, shift)`` float64 ndarrays with one value per
+        output column, puts the output in those units: folded into the last
+        layer of the default network's copy
+        (:meth:`~sklearn_mtl._inference._DirectForward.in_target_units`), else
+        applied as the output is converted (see :func:`eval_in_chunks`).
         """
         dtype = PREDICT_DTYPES[self.predict_dtype]
         module = inference_forward(self.net_.module_, dtype)
+        if affine is not None:
+            in_units = getattr(module, "in_target_units", None)
+            folded = None if in_units is None else in_units(*affine)
+            if folded is None:
+                affine = tuple(map(as_cpu_tensor, affine))
+            else:
+                module, affine = folded, None
         rows = PREDICT_CHUNK_ROWS * torch.float64.itemsize // dtype.itemsize
         out = eval_in_chunks(module, X, self.net_.device, dtype, rows, affine)
         if check_finite and not np.all(np.isfinite(out)):

@@ -1,7 +1,6 @@
 """The regression estimators' predict and score, on the shared fit skeleton."""
 
 import numpy as np
-import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_array
 
@@ -10,11 +9,6 @@ from ._checks import sum_is_finite
 from .metrics import masked_r2_score
 
 __all__ = ["BaseNetworkRegressor"]
-
-
-def _as_tensor(array):
-    """Return a float64 ndarray as a CPU tensor, shared where torch can share it."""
-    return torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
 
 
 class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
@@ -36,8 +30,7 @@ class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
         """
         self._check_fitted()
         X = self._validate_X(X, reset=False)
-        # put in target units as the output is converted to float64
-        affine = _as_tensor(self._target_scale), _as_tensor(self._target_mean)
+        affine = self._target_scale, self._target_mean  # applied in the pass
         Y = self._predict_standardized(X, check_finite=False, affine=affine)
         if not (sum_is_finite(Y) or np.isfinite(Y).all()):  # once, in target units
             self._predict_standardized(X)  # raises if the network's output is not

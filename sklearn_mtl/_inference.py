@@ -25,7 +25,10 @@ layers torch runs as plain functions (``Linear``, ``ReLU``, ``Tanh``,
 heads, :func:`inference_forward` calls those functions on the copy's tensors
 directly: the same calls ``forward`` makes, without the module calls around
 them. Anything else, a 3-D input, a hook on any module, or a module compiled
-with ``Module.compile``, runs through the module itself.
+with ``Module.compile``, runs through the module itself. ``predict``'s
+target scale (and, in float64, mean) are folded into the heads' weights
+(:meth:`_DirectForward.in_target_units`), so the output comes out of the
+last layer as float64 in the units of y, with no pass over it afterwards.
 """
 
 import copy
@@ -128,7 +131,9 @@ def _cached(module, dtype):
     key = _version_key(*tree[:2])
     frozen = copy.deepcopy(module).to(dtype).eval().requires_grad_(False)
     calls = _calls(frozen) if not any(map(_has_hooks, frozen.modules())) else None
-    forward = frozen if calls is None else _DirectForward(frozen, calls)
+    forward = (
+        frozen if calls is None else _DirectForward(frozen, calls, frozen.heads.output)
+    )
     entry = (*tree, key, frozen, forward)
     with _LOCK:
         _COPIES.setdefault(module, {})[dtype] = entry
@@ -143,7 +148,7 @@ def _calls(layer):
     """``layer``'s eval-mode forward of a 2-D batch as torch calls, or None."""
     kind = type(layer)
     if kind is nn.Linear:
-        return [lambda x, w=layer.weight, b=layer.bias: F.linear(x, w, b)]
+        return [_linear(layer.weight, layer.bias)]
     if kind in _FUNCTIONS:
         return [_FUNCTIONS[kind]]
     if kind is nn.GELU:
@@ -161,17 +166,73 @@ def _calls(layer):
     return None
 
 
+def _linear(weight, bias):
+    """Return ``F.linear`` with these weights, as a function of the input."""
+    return lambda x: F.linear(x, weight, bias)
+
+
+def _shifted(call, shift):
+    """Return ``call`` followed by adding ``shift`` (in the wider precision)."""
+    return lambda x: torch.add(call(x), shift)
+
+
 class _DirectForward:
-    """A frozen copy's forward as its layers' torch calls (see the module)."""
+    """A frozen copy's forward as its layers' torch calls (see the module).
+
+    Its last call is the heads' linear layer, ``head``. Every call returns a
+    new tensor (``returns_new``) that nothing else holds.
+    """
 
     training = False  # as the copy: eval_in_chunks never switches it
+    returns_new = True
 
-    def __init__(self, module, calls):
-        self.module, self.calls = module, tuple(calls)
+    def __init__(self, module, calls, head, fallback=None):
+        self.module, self.calls, self.head = module, tuple(calls), head
+        self.fallback = module if fallback is None else fallback
+        self._in_units = None  # (scale, shift, forward) of in_target_units
 
     def __call__(self, x):
         if x.dim() != 2 or _global_hooks():
-            return self.module(x)
+            return self.fallback(x)
         for call in self.calls:
             x = call(x)
         return x
+
+    def in_target_units(self, scale, shift):
+        """Return this forward giving float64 ``output * scale + shift``.
+
+        ``scale`` and ``shift`` are float64 ndarrays with one value per
+        output, told apart by identity (the estimator replaces its arrays,
+        never changes them in place); the forward is made once per pair and
+        kept until the next. The scale is folded into the heads' layer (its
+        weights and bias times ``scale``), and so is the shift in a float64
+        copy; a float32 copy adds the shift in float64 as the output becomes
+        float64, so a large mean keeps float64's resolution. Each output
+        then differs from the product and sum after the layer by a rounding
+        of the copy's precision (relative 1e-16 in float64, 1e-7 in
+        float32). None where the heads have another number of outputs.
+        """
+        cached = self._in_units
+        if cached is not None and cached[0] is scale and cached[1] is shift:
+            return cached[2]
+        weight, bias = self.head.weight, self.head.bias
+        if len(scale) != len(weight):
+            return None
+        scale_ = torch.as_tensor(scale, dtype=torch.float64, device=weight.device)
+        shift_ = torch.as_tensor(shift, dtype=torch.float64, device=weight.device)
+        if weight.dtype == torch.float64:
+            bias = shift_ if bias is None else bias * scale_ + shift_
+            units = _linear(weight * scale_[:, None], bias)
+        else:
+            dtype = weight.dtype
+            weight = (weight.double() * scale_[:, None]).to(dtype)
+            bias = None if bias is None else (bias.double() * scale_).to(dtype)
+            units = _shifted(_linear(weight, bias), shift_)
+        forward = _DirectForward(
+            self.module,
+            (*self.calls[:-1], units),
+            None,
+            fallback=lambda x: self.module(x).mul(scale_).add_(shift_),
+        )
+        self._in_units = (scale, shift, forward)
+        return forward

@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from ._base_regressor import BaseNetworkRegressor
 from ._losses import LOSSES, Quantile
 from ._shared_trunk import SharedTrunkMixin
+from ._tensors import as_cpu_tensor
 
 __all__ = ["MultiTaskRegressor"]
 
@@ -337,7 +338,8 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
         # sorted per row: quantiles never cross (monotone rearrangement)
         out = np.sort(out.reshape(len(out), -1, len(q)), axis=-1)[..., q.index(0.5)]
         if affine is not None:  # one value per task: the median's columns
-            torch.from_numpy(out).mul_(affine[0]).add_(affine[1])
+            scale, shift = map(as_cpu_tensor, affine)
+            torch.from_numpy(out).mul_(scale).add_(shift)
         return out
 
     def predict_quantiles(self, X):

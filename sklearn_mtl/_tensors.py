@@ -16,6 +16,7 @@ from ._cells import CellIndex
 
 __all__ = [
     "EVAL_CHUNK_ROWS",
+    "as_cpu_tensor",
     "SplitData",
     "TensorBatches",
     "TensorData",
@@ -38,8 +39,11 @@ def eval_in_chunks(
     ``affine``, a pair of float64 CPU tensors ``(scale, shift)`` with one
     value per output column, gives ``output * scale + shift`` (the product
     and the sum rounded once each, as NumPy's), made in the pass that
-    converts the output to float64.
+    converts the output to float64. A module whose ``returns_new`` is true
+    promises that each output is a new tensor: a float64 one is returned
+    without a copy.
     """
+    fresh = getattr(module, "returns_new", False)  # its outputs are new tensors
     was_training = module.training
     if was_training:  # a module in eval mode is never touched: threads share it
         module.eval()
@@ -54,8 +58,8 @@ def eval_in_chunks(
                     if affine is not None:  # a new float64 tensor: no copy left
                         return torch.mul(raw.cpu(), affine[0]).add_(affine[1]).numpy()
                     part = raw.double().cpu()
-                    if part is not raw and part.is_contiguous():
-                        return part.numpy()  # one chunk, converted: already a copy
+                    if (part is not raw or fresh) and part.is_contiguous():
+                        return part.numpy()  # a copy no one else holds
                     return part.numpy().copy()
                 if out is None:  # one output array, filled chunk by chunk
                     out = np.empty((len(X), *raw.shape[1:]))
@@ -69,6 +73,11 @@ def eval_in_chunks(
         if was_training:
             module.train()
     return out
+
+
+def as_cpu_tensor(array):
+    """Return an ndarray as a CPU tensor, sharing its memory where torch can."""
+    return torch.from_numpy(array) if array.flags.writeable else torch.tensor(array)
 
 
 class TensorData(torch.utils.data.Dataset):

@@ -176,6 +176,45 @@ def test_hooks_and_3d_inputs_take_the_module(fitted):
         handle.remove()
     assert seen.count("global") >= 1  # registered after the copy: still called
     calls = []
-    forward.module = lambda x: calls.append(x.shape) or x  # a 3-D batch
+    forward.fallback = lambda x: calls.append(x.shape) or x  # a 3-D batch
     forward(torch.zeros(2, 5, 4))
     assert calls == [(2, 5, 4)]
+
+
+@pytest.mark.parametrize("predict_dtype", ["float64", "float32"])
+def test_predict_folds_target_units_into_the_heads(fitted, predict_dtype):
+    model, X = fitted
+    Y = np.random.RandomState(1).randn(len(X), 3) * [1e3, 1.0, 1e-3] + [1e6, 0, -5]
+    model = MultiTaskRegressor(**model.get_params())
+    model.set_params(predict_dtype=predict_dtype).fit(X, Y)
+    dtype = getattr(torch, predict_dtype)
+    forward = inference_forward(model.net_.module_, dtype)
+    scale, shift = model._target_scale, model._target_mean
+
+    def assert_close(actual, expected, factor=1):
+        # in the network's units: a mean of 1e6 rounded to float32 (steps of
+        # 0.0625, 6e-5 of this scale) would show at either tolerance
+        tol = 1e-12 if dtype == torch.float64 else 1e-6
+        np.testing.assert_allclose(
+            (actual - shift) / scale, factor * (expected - shift) / scale, tol, tol
+        )
+
+    folded = forward.in_target_units(scale, shift)
+    assert isinstance(folded, _DirectForward)
+    assert forward.in_target_units(scale, shift) is folded  # made once
+    x = torch.as_tensor(X, dtype=dtype)
+    with torch.inference_mode():
+        expected = forward(x).double().numpy() * scale + shift
+        assert folded(x).dtype == torch.float64
+        assert_close(folded(x).numpy(), expected)
+        # a 3-D batch or a global hook takes the copy, then the same units
+        np.testing.assert_array_equal(folded.fallback(x).numpy(), expected)
+    prediction = model.predict(X)
+    assert_close(prediction, expected)
+    prediction[:] = 0  # the output is the caller's own array
+    assert_close(model.predict(X), expected)
+    # new arrays (a refit's, a copied source's) are folded anew
+    other = forward.in_target_units(scale * 2, shift)
+    assert other is not folded
+    with torch.inference_mode():
+        assert_close(other(x).numpy(), expected, factor=2)
