@@ -69,6 +69,8 @@ def test_unit_weight_squared_error_is_one_fused_mean_of_the_same_value():
     assert net._mean_squared_error(pred, yb, None) is not None  # the fused path
     net._batch_task_stats["train"].clear()
     fused = net.get_loss(pred, yb, training=True)
+    assert not net._batch_task_stats["train"]  # deferred: summed at the epoch's end
+    net._sum_deferred("train")
     ((fused_sums, fused_counts),) = net._batch_task_stats["train"]
     grads = torch.autograd.grad(
         fused, list(net.module_.parameters()), retain_graph=True
@@ -281,3 +283,21 @@ def test_eval_in_chunks_returns_a_fresh_float64_array_for_one_chunk():
     np.testing.assert_allclose(one, several, rtol=1e-6)
     one *= 0  # the caller may scale it in place: the module is not touched
     np.testing.assert_allclose(eval_in_chunks(module, X, "cpu"), several, rtol=1e-6)
+
+
+def test_deferred_squared_errors_give_the_per_batch_sums(monkeypatch):
+    # the fused path sums its per-task squared errors over many batches at
+    # once; flushed after every batch, the history reads the same
+    import sklearn_mtl._net as net_module
+
+    X, Y = make_multitask_regression(n_samples=300, n_features=4, n_tasks=3)
+    params = dict(hidden_layer_sizes=(8,), max_epochs=3, batch_size=32, random_state=0)
+    params.update(early_stopping=True, n_iter_no_change=10)  # valid_task_loss too
+    deferred = MultiTaskRegressor(**params).fit(X, Y).history_
+    monkeypatch.setattr(net_module, "DEFERRED_CELLS", 1)  # every batch
+    each = MultiTaskRegressor(**params).fit(X, Y).history_
+    for key in ("train_task_loss", "valid_task_loss"):
+        np.testing.assert_allclose(
+            deferred[:, key], each[:, key], rtol=1e-6, err_msg=key
+        )
+    assert len(deferred[-1, "train_task_loss"]) == 3
