@@ -41,16 +41,19 @@ class TargetMoments:
         """
         n_tasks = Y.shape[1]
         weight, mean, std = np.zeros(n_tasks), np.zeros(n_tasks), np.zeros(n_tasks)
-        for t in range(n_tasks):
-            rows = ~np.isnan(Y[:, t])
-            w = sample_weight[rows]
+        columns = np.ascontiguousarray(Y.T)  # each task's targets in one run
+        for t, column in enumerate(columns):
+            rows = ~np.isnan(column)
+            labelled = rows.all()  # then the column as it is: the same values
+            w = sample_weight if labelled else sample_weight[rows]
             if not rows.any() or w.sum() <= 0:
                 continue
             weight[t] = w.sum()
             w = w / w.max()
-            unit = np.max(np.abs(Y[rows, t]))
+            values = column if labelled else column[rows]
+            unit = np.max(np.abs(values))
             unit = unit if unit > 0 else 1.0
-            y = Y[rows, t] / unit
+            y = values / unit
             mean_t = np.average(y, weights=w)
             mean[t] = mean_t * unit
             std[t] = np.sqrt(np.average((y - mean_t) ** 2, weights=w)) * unit
