@@ -290,8 +290,8 @@ class MultiTaskNet(NeuralNet):
         self._batch_task_stats = {prefix: [] for prefix in self._task_stats}
         self._deferred_outputs = {prefix: [] for prefix in self._task_stats}
 
-    def _defer_squared_errors(self, pred, Y, counts, training):
-        """Keep a fused batch's outputs, targets and label counts for the sums.
+    def _defer_squared_errors(self, pred, Y, training):
+        """Keep a fused batch's outputs and targets for the per-task sums.
 
         Its per-task sums of squared errors are taken later, for many batches
         in one pass (:meth:`_sum_deferred`): three small operations per batch
@@ -300,22 +300,25 @@ class MultiTaskNet(NeuralNet):
         """
         prefix = "train" if training else "valid"
         deferred = self._deferred_outputs[prefix]
-        deferred.append((pred, Y, counts))
+        deferred.append((pred, Y))
         if len(deferred) * pred.numel() >= DEFERRED_CELLS:
             self._sum_deferred(prefix)
 
     def _sum_deferred(self, prefix):
-        """Turn the deferred batches into one pending (sums, counts) pair."""
+        """Turn the deferred batches into one pending (sums, counts) pair.
+
+        Every cell of a fused batch weighs 1, so each task's count is the
+        number of rows.
+        """
         deferred = self._deferred_outputs[prefix]
         if deferred:
-            preds, targets, counts = zip(*deferred, strict=True)
+            preds, targets = zip(*deferred, strict=True)
             if len(deferred) == 1:  # a batch as large as the limit: no copies
                 errors = preds[0].sub(targets[0]).square_()
             else:
                 errors = torch.cat(preds).sub_(torch.cat(targets)).square_()
-            self._batch_task_stats[prefix].append(
-                (errors.sum(dim=0), torch.stack(counts).sum(dim=0))
-            )
+            counts = errors.new_full(errors.shape[1:], len(errors))
+            self._batch_task_stats[prefix].append((errors.sum(dim=0), counts))
             deferred.clear()
 
     def _gather_task_stats(self):
@@ -406,7 +409,7 @@ class MultiTaskNet(NeuralNet):
         if unit is None or y_pred.shape != Y.shape:
             return None
         if training is not None:
-            self._defer_squared_errors(y_pred.detach(), Y, unit[0], training)
+            self._defer_squared_errors(y_pred.detach(), Y, training)
         return torch.nn.functional.mse_loss(y_pred, Y)
 
     def _record_task_sums(self, sums, counts, training):
