@@ -542,11 +542,15 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
         )
 
     # ---- prediction --------------------------------------------------------
-    def _predict_standardized(self, X, check_finite=True, affine=None):
+    def _predict_standardized(
+        self, X, check_finite=True, affine=None, check_rows=False
+    ):
         """Run the module on ``X`` in chunks; float64 unless asked otherwise.
 
         Non-finite outputs raise unless ``check_finite=False`` (for a caller
         that checks them later and calls again to raise this error).
+        ``check_rows`` sums each chunk of ``X`` as it is converted and returns
+        None at one whose sum is not finite (see :func:`eval_in_chunks`).
         ``affine``, ``(scale, shift)`` float64 ndarrays with one value per
         output column, puts the output in those units: folded into the last
         layer of the default network's copy
@@ -563,8 +567,10 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
             else:
                 module, affine = folded, None
         rows = PREDICT_CHUNK_ROWS * torch.float64.itemsize // dtype.itemsize
-        out = eval_in_chunks(module, X, self.net_.device, dtype, rows, affine)
-        if check_finite and not np.all(np.isfinite(out)):
+        out = eval_in_chunks(
+            module, X, self.net_.device, dtype, rows, affine, check_rows
+        )
+        if out is not None and check_finite and not np.all(np.isfinite(out)):
             raise ValueError(
                 "The network produced non-finite predictions; the inputs may be far "
                 "outside the training range (scale X, e.g. with StandardScaler)."

@@ -169,13 +169,14 @@ def loss_of_zero(criterion, data, n_outputs=None):
     return (sums / counts.clamp_min(1e-30)).double().cpu().numpy()
 
 
-def is_plain_array_as_fitted(estimator, X):
+def is_plain_array_as_fitted(estimator, X, finite=True):
     """Whether ``X`` passes ``validate_data`` unchanged, checked the cheap way.
 
     A float ndarray of the fitted shape, for an estimator fitted without
     feature names, whose sum is finite (so no NaN or infinity; a sum that
     overflows sends ``X`` to ``validate_data``, which looks at each value).
-    Anything else takes the full validation and its errors.
+    Anything else takes the full validation and its errors. ``finite=False``
+    leaves out the sum, for a caller that checks the values itself.
     """
     return (
         type(X) is np.ndarray
@@ -185,7 +186,7 @@ def is_plain_array_as_fitted(estimator, X):
         and X.shape[1] == getattr(estimator, "n_features_in_", None)
         and not hasattr(estimator, "feature_names_in_")
         and tuple(X.shape[1:]) == tuple(getattr(estimator, "_input_shape", ()))
-        and sum_is_finite(X)
+        and (not finite or sum_is_finite(X))
     )
 
 

@@ -328,12 +328,16 @@ class MultiTaskRegressor(SharedTrunkMixin, BaseNetworkRegressor):
             return [Quantile(self._quantile_outputs)] * n_tasks
         return super()._task_losses(n_tasks)
 
-    def _predict_standardized(self, X, check_finite=True, affine=None):
+    def _predict_standardized(
+        self, X, check_finite=True, affine=None, check_rows=False
+    ):
         if self.loss != "quantile":
-            return super()._predict_standardized(X, check_finite, affine)
+            return super()._predict_standardized(X, check_finite, affine, check_rows)
         # every quantile is checked: the median of a sorted row can be finite
         # while another quantile is NaN
-        out = super()._predict_standardized(X)
+        out = super()._predict_standardized(X, check_rows=check_rows)
+        if out is None:  # a chunk of X not finite as converted
+            return None
         q = self._quantile_outputs
         # sorted per row: quantiles never cross (monotone rearrangement)
         out = np.sort(out.reshape(len(out), -1, len(q)), axis=-1)[..., q.index(0.5)]

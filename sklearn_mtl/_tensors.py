@@ -30,7 +30,13 @@ EVAL_CHUNK_ROWS = 8192
 
 
 def eval_in_chunks(
-    module, X, device, dtype=torch.float32, chunk_rows=EVAL_CHUNK_ROWS, affine=None
+    module,
+    X,
+    device,
+    dtype=torch.float32,
+    chunk_rows=EVAL_CHUNK_ROWS,
+    affine=None,
+    check_rows=False,
 ):
     """Run ``module`` on the array ``X`` in eval mode; return float64 numpy.
 
@@ -41,7 +47,10 @@ def eval_in_chunks(
     and the sum rounded once each, as NumPy's), made in the pass that
     converts the output to float64. A module whose ``returns_new`` is true
     promises that each output is a new tensor: a float64 one is returned
-    without a copy.
+    without a copy. With ``check_rows``, each converted chunk is summed
+    before it is run, and None is returned at the first whose sum is not
+    finite: NaN or infinity in ``X``, or values beyond ``dtype``'s range, or
+    a sum that overflows (the caller validates ``X`` to tell them apart).
     """
     fresh = getattr(module, "returns_new", False)  # its outputs are new tensors
     was_training = module.training
@@ -52,7 +61,9 @@ def eval_in_chunks(
         with torch.inference_mode():
             for i in range(0, len(X), chunk_rows):
                 chunk = np.ascontiguousarray(X[i : i + chunk_rows])  # X[::-1] too
-                rows = torch.tensor(chunk, dtype=dtype, device=device)
+                rows = _as_rows(chunk, dtype, device)
+                if check_rows and not bool(rows.sum().isfinite()):
+                    return None
                 raw = module(rows)
                 if out is None and len(raw) == len(X):
                     if affine is not None:  # a new float64 tensor: no copy left
@@ -73,6 +84,19 @@ def eval_in_chunks(
         if was_training:
             module.train()
     return out
+
+
+def _as_rows(chunk, dtype, device):
+    """Return a C-contiguous array as a new tensor of ``dtype`` on ``device``.
+
+    On the CPU, a view of a writeable array converted by ``Tensor.to``: one
+    pass, where ``torch.tensor(chunk, dtype=...)`` takes two (10,000 x 64
+    float64 to float32 with one thread: 70 against 110 microseconds).
+    """
+    on_cpu = device == "cpu" or torch.device(device).type == "cpu"
+    if on_cpu and chunk.flags.writeable:
+        return torch.from_numpy(chunk).to(dtype=dtype, copy=True)
+    return torch.tensor(chunk, dtype=dtype, device=device)
 
 
 def as_cpu_tensor(array):

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sklearn_mtl import MultiTaskRegressor
+from sklearn_mtl._base import PREDICT_CHUNK_ROWS, PREDICT_DTYPES
 from sklearn_mtl._checks import TORCH_SUM_VALUES, sum_is_finite
 from sklearn_mtl._inference import _DirectForward, inference_forward, inference_module
 from sklearn_mtl._tensors import eval_in_chunks
@@ -61,6 +62,43 @@ def test_predict_rejects_nan_in_a_large_array_and_takes_a_read_only_one(fitted):
     bad[-1, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         model.predict(bad)
+
+
+@pytest.mark.parametrize("predict_dtype", ["float64", "float32"])
+def test_a_large_array_is_checked_as_its_rows_are_converted(
+    fitted, predict_dtype, monkeypatch
+):
+    model, X = fitted
+    model = MultiTaskRegressor(**model.get_params()).set_params(
+        predict_dtype=predict_dtype
+    )
+    model.fit(X, np.random.RandomState(1).randn(len(X), 3))
+    rows = 2 * PREDICT_CHUNK_ROWS * 8 // PREDICT_DTYPES[predict_dtype].itemsize + 5
+    big = np.tile(X, (rows // len(X) + 1, 1))  # three chunks
+    expected = model.predict(big)
+    summed = []  # X is not summed before the pass: its converted rows are
+    spy = lambda array: summed.append(array.shape) or sum_is_finite(array)  # noqa: E731
+    monkeypatch.setattr("sklearn_mtl._checks.sum_is_finite", spy)
+    np.testing.assert_array_equal(model.predict(big), expected)
+    assert big.shape not in summed
+    for row in (0, PREDICT_CHUNK_ROWS + 1, -1):  # in each chunk
+        for bad, error in ((np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "inf")):
+            Z = big.copy()
+            Z[row, 2] = bad
+            with pytest.raises(ValueError, match=error):
+                model.predict(Z)
+    # finite values whose sum overflows (in float32, values out of its
+    # range): X is valid, so the pass runs again without the check; float64
+    # predicts them, float32's network gives the error that belongs to it
+    Z = big.copy()
+    Z[-2:] = np.finfo(np.float64).max / 8
+    if predict_dtype == "float32":
+        with pytest.raises(ValueError, match="non-finite predictions"):
+            model.predict(Z)
+    else:
+        pred = model.predict(Z)
+        np.testing.assert_array_equal(pred[:-2], expected[:-2])
+        assert np.isfinite(pred).all()
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
