@@ -19,6 +19,7 @@ from ._gradients import (
     subset_task_jacobian,
     task_jacobian,
 )
+from ._lean_step import lean_training_step
 from ._tensors import (
     EVAL_CHUNK_ROWS,
     SplitData,
@@ -214,7 +215,8 @@ class MultiTaskNet(NeuralNet):
             super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
             return
         if step_fn == self.train_step and type(self).train_step is NeuralNet.train_step:
-            step_fn = self._train_step_without_hooks
+            lean = lean_training_step(self, iterator) if training else None
+            step_fn = self._train_step_without_hooks if lean is None else lean
         losses, sizes = [], []
         try:
             for batch in iterator:
