@@ -33,8 +33,8 @@ class BaseNetworkRegressor(RegressorMixin, BaseNetwork):
         # converted for the network (fewer bytes to read in float32, and read
         # while in cache); where a chunk's sum is not finite, X is validated
         # in full, which raises if X holds them
-        in_pass = is_plain_array_as_fitted(self, X, finite=False) and (
-            X.size >= TORCH_SUM_VALUES
+        in_pass = getattr(X, "size", 0) >= TORCH_SUM_VALUES and (
+            is_plain_array_as_fitted(self, X, finite=False)
         )
         if not in_pass:
             X = self._validate_X(X, reset=False)

@@ -47,42 +47,52 @@ def eval_in_chunks(
     and the sum rounded once each, as NumPy's), made in the pass that
     converts the output to float64. A module whose ``returns_new`` is true
     promises that each output is a new tensor: a float64 one is returned
-    without a copy. With ``check_rows``, each converted chunk is summed
-    before it is run, and None is returned at the first whose sum is not
-    finite: NaN or infinity in ``X``, or values beyond ``dtype``'s range, or
-    a sum that overflows (the caller validates ``X`` to tell them apart).
+    without a copy; one whose ``records_no_graph`` is true (no tensor of it
+    needs a gradient) runs outside ``torch.inference_mode``. With
+    ``check_rows``, each converted chunk is summed before it is run, and
+    None is returned at the first whose sum is not finite: NaN or infinity
+    in ``X``, or values beyond ``dtype``'s range, or a sum that overflows
+    (the caller validates ``X`` to tell them apart).
     """
     fresh = getattr(module, "returns_new", False)  # its outputs are new tensors
     was_training = module.training
     if was_training:  # a module in eval mode is never touched: threads share it
         module.eval()
-    out = None
     try:
+        args = module, X, device, dtype, chunk_rows, affine, check_rows, fresh
+        if getattr(module, "records_no_graph", False):
+            return _eval_chunks(*args)  # no graph either way; about 1 µs less
         with torch.inference_mode():
-            for i in range(0, len(X), chunk_rows):
-                chunk = np.ascontiguousarray(X[i : i + chunk_rows])  # X[::-1] too
-                rows = _as_rows(chunk, dtype, device)
-                if check_rows and not bool(rows.sum().isfinite()):
-                    return None
-                raw = module(rows)
-                if out is None and len(raw) == len(X):
-                    if affine is not None:  # a new float64 tensor: no copy left
-                        return torch.mul(raw.cpu(), affine[0]).add_(affine[1]).numpy()
-                    part = raw.double().cpu()
-                    if (part is not raw or fresh) and part.is_contiguous():
-                        return part.numpy()  # a copy no one else holds
-                    return part.numpy().copy()
-                if out is None:  # one output array, filled chunk by chunk
-                    out = np.empty((len(X), *raw.shape[1:]))
-                # converted and copied to the host in one pass, into its rows
-                dest = torch.from_numpy(out[i : i + len(raw)])
-                if affine is None:
-                    dest.copy_(raw)
-                else:
-                    torch.mul(raw.cpu(), affine[0], out=dest).add_(affine[1])
+            return _eval_chunks(*args)
     finally:
         if was_training:
             module.train()
+
+
+def _eval_chunks(module, X, device, dtype, chunk_rows, affine, check_rows, fresh):
+    """Run the loop of :func:`eval_in_chunks` in the grad mode it is given."""
+    out = None
+    for i in range(0, len(X), chunk_rows):
+        chunk = np.ascontiguousarray(X[i : i + chunk_rows])  # X[::-1] too
+        rows = _as_rows(chunk, dtype, device)
+        if check_rows and not bool(rows.sum().isfinite()):
+            return None
+        raw = module(rows)
+        if out is None and len(raw) == len(X):
+            if affine is not None:  # a new float64 tensor: no copy left
+                return torch.mul(raw.cpu(), affine[0]).add_(affine[1]).numpy()
+            part = raw.double().cpu()
+            if (part is not raw or fresh) and part.is_contiguous():
+                return part.numpy()  # a copy no one else holds
+            return part.numpy().copy()
+        if out is None:  # one output array, filled chunk by chunk
+            out = np.empty((len(X), *raw.shape[1:]))
+        # converted and copied to the host in one pass, into its rows
+        dest = torch.from_numpy(out[i : i + len(raw)])
+        if affine is None:
+            dest.copy_(raw)
+        else:
+            torch.mul(raw.cpu(), affine[0], out=dest).add_(affine[1])
     return out
 
 

@@ -256,3 +256,30 @@ def test_predict_folds_target_units_into_the_heads(fitted, predict_dtype):
     assert other is not folded
     with torch.inference_mode():
         assert_close(other(x).numpy(), expected, factor=2)
+
+
+def test_only_a_forward_that_records_no_graph_runs_outside_inference_mode(fitted):
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x):
+            seen.append(torch.is_inference_mode_enabled())
+            return x
+
+    X = np.ones((3, 2))
+    eval_in_chunks(Probe(), X, "cpu")
+    probe = Probe()
+    probe.records_no_graph = True
+    eval_in_chunks(probe, X, "cpu")
+    assert seen == [True, False]
+    # the default network's forward says so, and with gradients on it
+    # records no graph, folded into target units or not
+    model, X = fitted
+    for dtype in (torch.float32, torch.float64):
+        forward = inference_forward(model.net_.module_, dtype)
+        in_units = forward.in_target_units(model._target_scale, model._target_mean)
+        for call in (forward, in_units):
+            assert call.records_no_graph
+            with torch.enable_grad():
+                out = call(torch.tensor(X[:5], dtype=dtype))
+            assert out.grad_fn is None and not out.requires_grad
