@@ -295,10 +295,13 @@ def step_costs(model, X, Y, repeats=9):
 
     Every row runs one epoch of the same batches on the fitted net: the
     floor's step (plain MSE), the same step with the net's masked per-task
-    loss, skorch's ``train_step`` (closure, hooks), and the whole epoch loop
-    (``run_single_epoch``: batching, history). Medians of ``repeats`` epochs,
-    taken in turn.
+    loss, skorch's ``train_step`` (closure, hooks), the net's step without
+    the hooks (what a batch with a NaN label or a sample weight takes), the
+    lean step (what a fit takes on complete labels with the fused squared
+    error), and the whole epoch loop (``run_single_epoch``: batching,
+    history). Medians of ``repeats`` epochs, taken in turn.
     """
+    from sklearn_mtl._lean_step import lean_training_step
     from sklearn_mtl._tensors import TensorData
 
     net = model.net_
@@ -326,6 +329,15 @@ def step_costs(model, X, Y, repeats=9):
         for batch in batches:
             net.train_step(batch)
 
+    def step_without_hooks():
+        for batch in batches:
+            net._train_step_without_hooks(batch)
+
+    def lean_step():
+        step = lean_training_step(net, iterator)
+        for batch in batches:
+            step(batch)
+
     def epoch_loop():
         net.notify("on_epoch_begin", dataset_train=data, dataset_valid=None)
         net.run_single_epoch(iterator, True, "train", net.train_step)
@@ -334,6 +346,8 @@ def step_costs(model, X, Y, repeats=9):
         "floor step (MSE, Adam)": floor_step,
         "+ masked per-task loss": masked_loss_step,
         "skorch train_step (closure, hooks)": skorch_train_step,
+        "the net's step without the hooks": step_without_hooks,
+        "the lean step (fused squared error)": lean_step,
         "whole epoch loop (batching, history)": epoch_loop,
     }
     times = {name: [] for name in pieces}
