@@ -270,9 +270,9 @@ def test_float32_chunks_hold_as_many_bytes_as_float64_ones(fitted_model, monkeyp
     seen = []
     run = tensors.eval_in_chunks
 
-    def spy(module, X, device, dtype, chunk_rows, affine=None):
+    def spy(module, X, device, dtype, chunk_rows, *args):
         seen.append((dtype, chunk_rows))
-        return run(module, X, device, dtype, chunk_rows, affine)
+        return run(module, X, device, dtype, chunk_rows, *args)
 
     monkeypatch.setattr(base, "eval_in_chunks", spy)
     monkeypatch.setattr(base, "PREDICT_CHUNK_ROWS", 7)
