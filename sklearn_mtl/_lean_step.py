@@ -1,18 +1,19 @@
 """The training step as a hand-written loop takes it, where nothing needs more.
 
 skorch's ``train_step`` reaches the loss through an accumulator, a closure
-given to the optimizer, ``train_step_single``, ``infer`` and ``get_loss``, and
-the network through the ``__call__`` of each container; on a 16-unit network
-that is about 25 of 245 µs a step. When the objective is one fused mean
-squared error (:meth:`MultiTaskNet._mean_squared_error`), the optimizer one
-of torch's that call their closure once, and nothing in the net, its module
-or its callbacks listens to a batch, :func:`lean_training_step` gives a step
-that runs what those layers run, in the same order, and nothing else: zero
-the gradients, forward (through the layers' torch functions where the module
-is this package's default network), the per-task sums kept for the history,
+given to the optimizer, ``train_step_single``, ``infer`` and ``get_loss``,
+and the network through the ``__call__`` of each container; on a 16-unit
+network that is 25-34 µs of a 225-270 µs step (``bench_speed.py
+--profile``). When the objective is one fused mean squared error
+(:meth:`MultiTaskNet._mean_squared_error`), the optimizer one of torch's
+that call their closure once, and nothing in the net, its module or its
+callbacks listens to a batch, :func:`lean_training_step` gives a step that
+runs what those layers run, in the same order, and nothing else: zero the
+gradients, forward (through the layers' torch functions where the module is
+this package's default network), the per-task sums kept for the history,
 ``mse_loss`` plus the penalty, backward, the optimizer's step. A batch that
-does not qualify (a NaN label or a sample weight in it) takes the net's
-step.
+does not qualify (a NaN label, or a sample weight other than 1) takes the
+net's step.
 """
 
 import torch
@@ -27,7 +28,8 @@ __all__ = ["lean_training_step"]
 
 # optimizers whose step calls the closure once (LBFGS calls it many times)
 _ONE_CALL_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
-# the net's methods a step passes through; a subclass overriding one keeps them
+# the net's methods a step passes through; a subclass or an instance that
+# replaces one keeps them
 _NET_METHODS = (
     "train_step_single",
     "infer",
@@ -58,6 +60,7 @@ def lean_training_step(net, iterator):
         and type(net.optimizer_) in _ONE_CALL_OPTIMIZERS
         and all(
             getattr(type(net), name) is getattr(MultiTaskNet, name)
+            and name not in vars(net)  # nor replaced on the instance
             for name in _NET_METHODS
         )
     ):

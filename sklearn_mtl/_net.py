@@ -198,7 +198,9 @@ class MultiTaskNet(NeuralNet):
         (``on_batch_begin``, ``on_batch_end``, ``on_grad_computed``), the
         hooks are not called, and the batch losses stay tensors until the
         epoch ends: then each batch gets its history row (``{prefix}_loss``,
-        ``{prefix}_batch_size``) with the same values skorch records. Any
+        ``{prefix}_batch_size``) with the same values skorch records; where
+        the objective is one fused squared error, training batches take
+        :func:`~sklearn_mtl._lean_step.lean_training_step`. Any
         callback with a per-batch hook (``LRScheduler`` stepping every
         batch, ``ProgressBar``, ``BatchScoring``...) gets skorch's own loop.
         """
