@@ -296,10 +296,9 @@ def step_costs(model, X, Y, repeats=9):
     Every row runs one epoch of the same batches on the fitted net: the
     floor's step (plain MSE), the same step with the net's masked per-task
     loss, skorch's ``train_step`` (closure, hooks), the net's step without
-    the hooks (what a batch with a NaN label or a sample weight takes), the
-    lean step (what a fit takes on complete labels with the fused squared
-    error), and the whole epoch loop (``run_single_epoch``: batching,
-    history). Medians of ``repeats`` epochs, taken in turn.
+    the hooks (what a batch takes where the lean step does not apply), the
+    lean step (see ``sklearn_mtl._lean_step``), and the whole epoch loop
+    (``run_single_epoch``: batching, history). Medians of ``repeats`` epochs, taken in turn.
     """
     from sklearn_mtl._lean_step import lean_training_step
     from sklearn_mtl._tensors import TensorData
@@ -347,7 +346,7 @@ def step_costs(model, X, Y, repeats=9):
         "+ masked per-task loss": masked_loss_step,
         "skorch train_step (closure, hooks)": skorch_train_step,
         "the net's step without the hooks": step_without_hooks,
-        "the lean step (fused squared error)": lean_step,
+        "the lean step": lean_step,
         "whole epoch loop (batching, history)": epoch_loop,
     }
     times = {name: [] for name in pieces}

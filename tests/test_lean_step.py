@@ -1,4 +1,4 @@
-"""The lean training step: taken where the objective is one fused squared error."""
+"""The lean training step: the net's plain step without skorch's layers."""
 
 import numpy as np
 import pytest
@@ -36,14 +36,12 @@ def count_net_steps(monkeypatch):
     return calls
 
 
-def test_complete_labels_take_the_lean_step_and_nan_labels_the_nets(monkeypatch):
+def test_fits_take_the_lean_step_with_or_without_nan_labels(monkeypatch):
     calls = count_net_steps(monkeypatch)
-    X, Y = data()
-    MultiTaskRegressor(hidden_layer_sizes=(8,), **FAST).fit(X, Y)
-    assert calls == []  # every batch of complete labels: the lean step
-    X, Y = data(missing_rate=0.3)
-    MultiTaskRegressor(hidden_layer_sizes=(8,), **FAST).fit(X, Y)
-    assert len(calls) == 3 * 5  # every batch has a NaN label: the net's step
+    for missing_rate in (0.0, 0.3):
+        X, Y = data(missing_rate)
+        MultiTaskRegressor(hidden_layer_sizes=(8,), **FAST).fit(X, Y)
+    assert calls == []  # every batch: the lean step, not the net's
 
 
 class NoOpTrunk(torch.nn.Module):
@@ -68,13 +66,26 @@ class NoOpTrunk(torch.nn.Module):
         dict(hidden_layer_sizes=(8,), head_layer_sizes=(4,)),
         dict(trunk=NoOpTrunk(5)),
         dict(hidden_layer_sizes=(8,), early_stopping=True, n_iter_no_change=5),
+        dict(hidden_layer_sizes=(8,), task_weighting="uncertainty"),
+        dict(hidden_layer_sizes=(8,), task_weighting="dwa", loss="huber"),
     ],
-    ids=["mlp", "penalty", "dropout", "gelu-sgd", "head-layers", "own-trunk", "es"],
+    ids=[
+        "mlp",
+        "penalty",
+        "dropout",
+        "gelu-sgd",
+        "head-layers",
+        "own-trunk",
+        "es",
+        "uncertainty",
+        "dwa-huber",
+    ],
 )
-def test_lean_step_trains_exactly_as_the_nets_step(params, monkeypatch):
-    X, Y = data()
+@pytest.mark.parametrize("missing_rate", [0.0, 0.3])
+def test_lean_step_trains_exactly_as_the_nets_step(params, missing_rate, monkeypatch):
+    X, Y = data(missing_rate)
     weights = np.ones(len(X))
-    weights[::7] = 2.0  # batches with other weights take the net's step
+    weights[::7] = 2.0  # batches with other weights: the masked loss
     settings = {**FAST, **params}
     for sample_weight in (None, weights):
         lean = MultiTaskRegressor(**settings).fit(X, Y, sample_weight=sample_weight)
@@ -100,12 +111,12 @@ class OnBatchEnd(Callback):
 @pytest.mark.parametrize(
     "params",
     [
-        dict(task_weighting="uncertainty"),
-        dict(loss="huber"),
+        dict(task_weighting="pcgrad"),  # per-task gradients
+        dict(task_weighting="gradnorm"),
         dict(optimizer=torch.optim.Adagrad),  # not known to call its closure once
         dict(task_affinity="lookahead"),
     ],
-    ids=["uncertainty", "huber", "adagrad", "affinity"],
+    ids=["pcgrad", "gradnorm", "adagrad", "affinity"],
 )
 def test_no_lean_step_where_the_objective_or_optimizer_needs_more(params, monkeypatch):
     steps = []
