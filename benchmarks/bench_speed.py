@@ -298,7 +298,8 @@ def step_costs(model, X, Y, repeats=9):
     loss, skorch's ``train_step`` (closure, hooks), the net's step without
     the hooks (what a batch takes where the lean step does not apply), the
     lean step (see ``sklearn_mtl._lean_step``), and the whole epoch loop
-    (``run_single_epoch``: batching, history). Medians of ``repeats`` epochs, taken in turn.
+    (``run_single_epoch``: batching, history). Medians of ``repeats``
+    epochs, taken in turn.
     """
     from sklearn_mtl._lean_step import lean_training_step
     from sklearn_mtl._tensors import TensorData
