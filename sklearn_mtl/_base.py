@@ -153,6 +153,9 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
         """Return how many gradient epochs to run for a request of ``epochs``."""
         return epochs
 
+    def _after_first_training(self, net):
+        """Adjust a new net once its gradient epochs are done (no-op here)."""
+
     def _check_targets(self, y, n_samples, first, incremental):
         """Return ``(Y, is_1d, task_names)``: float targets, NaN where unlabelled."""
         return check_multitask_y(
@@ -383,6 +386,8 @@ class BaseNetwork(AdaptiveFitMixin, TrunkParamsMixin, BaseEstimator, metaclass=A
                     self._set_fitted(net, Y, is_1d, task_names, moments, (mean, scale))
                     self._architecture = architecture_of(self)
                 raise
+            if first:
+                self._after_first_training(net)
             return net
 
         if first:

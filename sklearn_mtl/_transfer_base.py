@@ -19,12 +19,35 @@ from ._transfer_guards import NegativeTransferGuards, check_reinitializable
 from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 
-__all__ = ["MIN_ROWS_TO_FINE_TUNE", "STRATEGIES", "TransferMixin"]
+__all__ = [
+    "FROM_PROBE",
+    "MIN_ROWS_TO_FINE_TUNE",
+    "STRATEGIES",
+    "TransferMixin",
+    "auto_fine_tuned_share",
+]
 
 STRATEGIES = ("linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp")
+# the strategies whose gradient phase starts from the linear probe: their
+# fine-tuned weights can be averaged with the probe's (WiSE-FT)
+FROM_PROBE = ("lp_ft", "gradual_unfreezing", "l2_sp")
 # below this many labelled rows in its smallest task, strategy="auto" compares
-# the probe with a full fine-tune by K-fold error; from it on, it runs lp_ft
+# the probe with a full fine-tune by K-fold error; from it on, it runs lp_ft.
+# It is also the weight, in target rows, that the probe (the source) gets
+# when "auto" averages it with its fine-tune: see auto_fine_tuned_share
 MIN_ROWS_TO_FINE_TUNE = 100
+
+
+def auto_fine_tuned_share(Y):
+    """Return ``n / (n + MIN_ROWS_TO_FINE_TUNE)``: the fine-tune's share for n rows.
+
+    ``n`` is the labelled rows of ``Y``'s least labelled task. The probe,
+    which holds the source, counts as ``MIN_ROWS_TO_FINE_TUNE`` rows of the
+    target; the fine-tune's weight grows with the rows it learnt from
+    (a sixth at 20 rows, a third at 50, two thirds at 200).
+    """
+    n = int((~np.isnan(Y)).sum(axis=0).min())
+    return n / (n + MIN_ROWS_TO_FINE_TUNE)
 
 
 class TransferMixin(NegativeTransferGuards):
@@ -124,6 +147,7 @@ class TransferMixin(NegativeTransferGuards):
         # CUDA-trained model load on a machine without a GPU.
         state = dict(super().__getstate__())  # may be self.__dict__ itself
         state.pop("_source", None)
+        state.pop("_probe_state", None)  # the probe's weights, during a fit
         return state
 
     # ---- hooks of the shared fit skeleton ------------------------------------
@@ -172,6 +196,7 @@ class TransferMixin(NegativeTransferGuards):
         if self.compare_with_scratch and self._source is not None:
             check_reinitializable(self._source.trunk)  # before any costly fit
         strategy, self.strategy_scores_ = self.strategy, None
+        self.fine_tuned_share_ = None
         self.kept_ = "transfer" if self._source is not None else "scratch"
         self.guard_scores_ = None
         self._trains_as_scratch = False  # "auto"'s guard sets it
@@ -184,8 +209,44 @@ class TransferMixin(NegativeTransferGuards):
             else:
                 strategy = self._guard_against_negative_transfer(X, Y, sample_weight)
         self._strategy = strategy
+        self.fine_tuned_share_ = self._fine_tuned_share(strategy, Y)
         if self.compare_with_scratch and self.kept_ == "transfer":
             self._compare_with_scratch(X, Y, sample_weight)
+
+    def _fine_tuned_share(self, strategy, Y):
+        """Return the fine-tune's share in the weights averaged with the probe's.
+
+        None where nothing is averaged: a strategy that does not start from
+        the linear probe, a head with hidden layers (its probe trains by
+        gradient from random weights), a share of 1, or ``"auto"`` with a
+        strategy named by the user (``"auto"`` averages only what
+        ``strategy="auto"`` chose). The classifier has no such parameter.
+        """
+        share = getattr(self, "fine_tuned_share", 1.0)
+        if (
+            strategy not in FROM_PROBE
+            or share == 1.0
+            or check_layer_sizes(self.head_layer_sizes, "head_layer_sizes")
+            or (share == "auto" and self.strategy != "auto")
+        ):
+            return None
+        return auto_fine_tuned_share(Y) if share == "auto" else float(share)
+
+    def _after_first_training(self, net):
+        """Average the fine-tuned weights with the probe's (WiSE-FT).
+
+        Each floating-point parameter and buffer becomes ``probe + share *
+        (fine_tuned - probe)``, ``share`` being ``fine_tuned_share_``
+        (Wortsman et al. 2022). The history keeps the fine-tune's losses.
+        """
+        probe, self._probe_state = getattr(self, "_probe_state", None), None
+        if probe is None:
+            return
+        with torch.no_grad():
+            for name, value in net.module_.state_dict().items():
+                if value.is_floating_point():
+                    start = probe[name].to(value.device)
+                    value.copy_(torch.lerp(start, value, self.fine_tuned_share_))
 
     def _check_feature_names(self):
         if getattr(self, "_inner_fit", False):  # the guards' fits on X's rows
@@ -214,6 +275,7 @@ class TransferMixin(NegativeTransferGuards):
         regression for classification tasks.
         """
         self.strategy_, self.probe_alphas_ = self._strategy, None
+        self._probe_state = None
         heads = net.module_.heads
         if self._strategy in (None, "fine_tune") or heads.output is None:
             return
@@ -237,6 +299,11 @@ class TransferMixin(NegativeTransferGuards):
         with torch.no_grad():
             heads.output.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
             heads.output.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        if self.fine_tuned_share_ is not None:  # kept for _after_first_training
+            self._probe_state = {
+                name: value.detach().clone()
+                for name, value in net.module_.state_dict().items()
+            }
 
     def _prior_head(self, n_tasks, mean, scale):
         """Return the source's linear head in the target's standardised units.

@@ -61,3 +61,24 @@ def fitted_model():
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture(scope="module")
+def transfer_problem():
+    """Three related tasks: the first two train a source, the third is a target."""
+    from sklearn_mtl.datasets import make_multitask_regression
+
+    return make_multitask_regression(
+        n_samples=600, n_features=6, n_tasks=3, relatedness=0.9, random_state=0
+    )
+
+
+@pytest.fixture(scope="module")
+def transfer_source(transfer_problem):
+    """A source fitted on the first 400 rows of tasks 0 and 1; never refit."""
+    from sklearn_mtl import MultiTaskRegressor
+
+    X, Y = transfer_problem
+    return MultiTaskRegressor(
+        hidden_layer_sizes=(32, 16), batch_size=32, max_epochs=30, random_state=0
+    ).fit(X[:400], Y[:400, :2])

@@ -31,19 +31,13 @@ class CountingRegressor(MultiTaskRegressor):
 
 
 @pytest.fixture(scope="module")
-def problem():
-    X, Y = make_multitask_regression(
-        n_samples=600, n_features=6, n_tasks=3, relatedness=0.9, random_state=0
-    )
-    return X, Y
+def problem(transfer_problem):
+    return transfer_problem
 
 
 @pytest.fixture(scope="module")
-def source(problem):
-    X, Y = problem
-    return MultiTaskRegressor(
-        hidden_layer_sizes=(32, 16), batch_size=32, max_epochs=30, random_state=0
-    ).fit(X[:400], Y[:400, :2])
+def source(transfer_source):
+    return transfer_source
 
 
 def trunk_params(model):
@@ -378,16 +372,26 @@ def test_auto_strategy_fine_tunes_from_100_rows(source, problem):
     assert model.strategy_scores_ is None and model.n_iter_ == 5
 
 
-def test_auto_keeps_the_probe_for_a_good_source(source, problem):
+@pytest.mark.parametrize(
+    "share, probe, n_iter", [("auto", "lp_ft", 100), (1.0, "linear_probe", 0)]
+)
+def test_auto_keeps_the_probe_for_a_good_source(share, probe, n_iter, source, problem):
+    # the probe, or (averaging on, the default) the probe fine-tuned and
+    # averaged with it: the candidate that keeps the source
     X, Y = problem
-    model = TransferEstimator(source=source, random_state=0).fit(
-        X[400:440], Y[400:440, :2]
-    )
+    model = TransferEstimator(
+        source=source, fine_tuned_share=share, random_state=0
+    ).fit(X[400:440], Y[400:440, :2])
     scores = model.strategy_scores_
-    assert set(scores) == {"linear_probe", "fine_tune", "scratch", "standard_error"}
-    candidates = {k: scores[k] for k in ("linear_probe", "fine_tune", "scratch")}
-    assert model.strategy_ == "linear_probe" == min(candidates, key=candidates.get)
-    assert model.n_iter_ == 0 and model.kept_ == "transfer"
+    assert set(scores) - {"mean", "source_standard_error"} == {
+        probe,
+        "fine_tune",
+        "scratch",
+        "standard_error",
+    }
+    candidates = {k: scores[k] for k in (probe, "fine_tune", "scratch")}
+    assert model.strategy_ == probe == min(candidates, key=candidates.get)
+    assert model.n_iter_ == n_iter and model.kept_ == "transfer"
 
 
 def test_auto_guards_against_a_useless_source(problem):
@@ -402,9 +406,9 @@ def test_auto_guards_against_a_useless_source(problem):
     model = TransferEstimator(source=trunk, random_state=2, max_epochs=200)
     model.fit(X[:60], y[:60])
     scores = model.strategy_scores_
-    assert model.strategy_ != "linear_probe"
+    assert model.strategy_ not in ("linear_probe", "lp_ft")
     assert (model.strategy_ is None) == (model.kept_ == "scratch")
-    assert max(scores["fine_tune"], scores["scratch"]) < 0.5 * scores["linear_probe"]
+    assert max(scores["fine_tune"], scores["scratch"]) < 0.5 * scores["lp_ft"]
     assert model.score(X[60:200], y[60:200]) > 0.5  # the probe alone scores ~0
     assert torch.equal(trunk.weight, torch.zeros(4, 6))
 
@@ -428,8 +432,8 @@ def test_auto_starts_from_scratch_when_the_source_misleads(problem):
     model.fit(X[:60], y[:60])
     scores = model.strategy_scores_
     assert model.kept_ == "scratch" and model.strategy_ is None
-    assert scores["scratch"] < 0.5 * min(scores["linear_probe"], scores["fine_tune"])
-    best = min(scores["linear_probe"], scores["fine_tune"])
+    assert scores["scratch"] < 0.5 * min(scores["lp_ft"], scores["fine_tune"])
+    best = min(scores["lp_ft"], scores["fine_tune"])
     assert best - scores["scratch"] > scores["standard_error"]
     assert model.score(X[60:200], y[60:200]) > 0.8
     new_trunk = model.net_.module_.trunk
@@ -448,7 +452,7 @@ def test_auto_needs_scratch_to_win_by_more_than_one_standard_error(
 ):
     # held-out errors where scratch is ahead on average through one row and
     # a little behind on every other (as on California with 20 rows: scratch
-    # chosen, test R^2 -0.30 against the source's 0.65): keep the probe
+    # chosen, test R^2 -0.30 against the source's 0.65): keep the (averaged) probe
     import sklearn_mtl._transfer_guards as guards
 
     X, Y = problem
@@ -458,7 +462,7 @@ def test_auto_needs_scratch_to_win_by_more_than_one_standard_error(
         outlier = np.all(X_test == X[0], axis=1).astype(float)
         if model.source is not source:  # the re-initialised trunk
             errors = 1.05 - 1.05 * outlier
-        elif model.strategy == "linear_probe":
+        elif model.strategy == "lp_ft":  # the probe, fine-tuned and averaged
             errors = 1.0 + 9.0 * outlier
         else:
             errors = np.full(len(X_test), 2.0)
@@ -467,9 +471,9 @@ def test_auto_needs_scratch_to_win_by_more_than_one_standard_error(
     monkeypatch.setattr(guards, "_held_out_errors", held_out_errors)
     model = TransferEstimator(source=source, random_state=0, max_epochs=2).fit(X, y)
     scores = model.strategy_scores_
-    assert scores["scratch"] < scores["linear_probe"] < scores["fine_tune"]
-    assert scores["linear_probe"] - scores["scratch"] <= scores["standard_error"]
-    assert model.strategy_ == "linear_probe" and model.kept_ == "transfer"
+    assert scores["scratch"] < scores["lp_ft"] < scores["fine_tune"]
+    assert scores["lp_ft"] - scores["scratch"] <= scores["standard_error"]
+    assert model.strategy_ == "lp_ft" and model.kept_ == "transfer"
 
 
 @pytest.mark.parametrize(
@@ -531,7 +535,12 @@ def test_auto_has_no_scratch_candidate_for_a_trunk_it_cannot_reinitialise(proble
     X, Y = problem
     model = TransferEstimator(source=Scaled(), random_state=0, max_epochs=5)
     model.fit(X[:40], Y[:40, 0])
-    assert set(model.strategy_scores_) == {"linear_probe", "fine_tune"}
+    assert set(model.strategy_scores_) == {
+        "lp_ft",
+        "fine_tune",
+        "mean",
+        "source_standard_error",
+    }
     assert model.kept_ == "transfer"
 
 
@@ -540,8 +549,10 @@ def test_auto_strategy_counts_the_least_labelled_task(source, problem):
     Y = Y[:150, 1:].copy()
     Y[:100, 1] = np.nan  # the second task has only 50 labelled rows
     model = TransferEstimator(source=source, **TARGET).fit(X[:150], Y)
-    assert model.strategy_ in ("linear_probe", "fine_tune")
+    assert model.strategy_ in ("lp_ft", "fine_tune")
     assert model.strategy_scores_ is not None
+    if model.strategy_ == "lp_ft":  # averaged by the least labelled task's rows
+        assert model.fine_tuned_share_ == 50 / 150
 
 
 def test_from_scratch_has_no_strategy(problem):
