@@ -152,15 +152,18 @@ plt.show()
 # recordings picks up.
 #
 # With fewer than 100 rows, ``strategy="auto"`` compares, by 5-fold error on
-# the patient's rows, the linear probe of the source's features, a full
+# the patient's rows, the linear probe of the source's features (fine-tuned
+# and averaged with itself, ``"lp_ft"``), a full
 # fine-tune from a new head and the source's architecture trained from
 # scratch (as :class:`~sklearn_mtl.MultiTaskRegressor` trains a network on a
 # few rows: twice ``max_epochs``, 200 epochs as the baseline here, with
 # ``alpha`` 1e-2 where the baseline has 1e-4), and fits the best; scratch,
 # which drops the source, must win by more than one standard error, a wide
 # margin on 5 or 10 recordings. It chose the scratch network in 10 of the 12 runs here
-# (``None/...`` above) and the fine-tune in the other two; the probe alone
-# stays below zero at small ``k`` (see :ref:`benchmarks`). For patient 1 the
+# (``None/...`` above) and the fine-tune in the other two (the rule that
+# keeps a source which explains most of what the rows show never
+# applied); the probe alone stays below zero at small ``k`` (see
+# :ref:`benchmarks`). For patient 1 the
 # default ends level with the baseline trained from scratch at every ``k``
 # (0.20 against 0.19 at ``k=5``). For patient 22 it stays below it at
 # ``k=5`` (-0.28 against 0.07), where it kept the fine-tune, and ends
