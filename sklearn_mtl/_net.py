@@ -199,8 +199,9 @@ class MultiTaskNet(NeuralNet):
         hooks are not called, and the batch losses stay tensors until the
         epoch ends: then each batch gets its history row (``{prefix}_loss``,
         ``{prefix}_batch_size``) with the same values skorch records; where
-        the objective is one fused squared error, training batches take
-        :func:`~sklearn_mtl._lean_step.lean_training_step`. Any
+        the net's step is its plain branch (see
+        :func:`~sklearn_mtl._lean_step.lean_training_step`), training batches
+        take the lean step. Any
         callback with a per-batch hook (``LRScheduler`` stepping every
         batch, ``ProgressBar``, ``BatchScoring``...) gets skorch's own loop.
         """

@@ -19,13 +19,7 @@ from ._transfer_guards import NegativeTransferGuards, check_reinitializable
 from ._trunk import output_width
 from .modules import MultiTaskModule, TaskHeadsModule, make_mlp
 
-__all__ = [
-    "FROM_PROBE",
-    "MIN_ROWS_TO_FINE_TUNE",
-    "STRATEGIES",
-    "TransferMixin",
-    "auto_fine_tuned_share",
-]
+__all__ = ["FROM_PROBE", "MIN_ROWS_TO_FINE_TUNE", "STRATEGIES", "TransferMixin"]
 
 STRATEGIES = ("linear_probe", "fine_tune", "lp_ft", "gradual_unfreezing", "l2_sp")
 # the strategies whose gradient phase starts from the linear probe: their
@@ -34,20 +28,13 @@ FROM_PROBE = ("lp_ft", "gradual_unfreezing", "l2_sp")
 # below this many labelled rows in its smallest task, strategy="auto" compares
 # the probe with a full fine-tune by K-fold error; from it on, it runs lp_ft.
 # It is also the weight, in target rows, that the probe (the source) gets
-# when "auto" averages it with its fine-tune: see auto_fine_tuned_share
+# when "auto" averages it with its fine-tune (TransferMixin._fine_tuned_share)
 MIN_ROWS_TO_FINE_TUNE = 100
 
 
-def auto_fine_tuned_share(Y):
-    """Return ``n / (n + MIN_ROWS_TO_FINE_TUNE)``: the fine-tune's share for n rows.
-
-    ``n`` is the labelled rows of ``Y``'s least labelled task. The probe,
-    which holds the source, counts as ``MIN_ROWS_TO_FINE_TUNE`` rows of the
-    target; the fine-tune's weight grows with the rows it learnt from
-    (a sixth at 20 rows, a third at 50, two thirds at 200).
-    """
-    n = int((~np.isnan(Y)).sum(axis=0).min())
-    return n / (n + MIN_ROWS_TO_FINE_TUNE)
+def _fewest_labels(Y):
+    """Return the number of labelled rows of ``Y``'s least labelled task."""
+    return int((~np.isnan(Y)).sum(axis=0).min())
 
 
 class TransferMixin(NegativeTransferGuards):
@@ -196,15 +183,13 @@ class TransferMixin(NegativeTransferGuards):
         if self.compare_with_scratch and self._source is not None:
             check_reinitializable(self._source.trunk)  # before any costly fit
         strategy, self.strategy_scores_ = self.strategy, None
-        self.fine_tuned_share_ = None
         self.kept_ = "transfer" if self._source is not None else "scratch"
         self.guard_scores_ = None
         self._trains_as_scratch = False  # "auto"'s guard sets it
         if self._source is None:
             strategy = None
         elif strategy == "auto":
-            fewest = int((~np.isnan(Y)).sum(axis=0).min())
-            if fewest >= MIN_ROWS_TO_FINE_TUNE:
+            if _fewest_labels(Y) >= MIN_ROWS_TO_FINE_TUNE:
                 strategy = "lp_ft"
             else:
                 strategy = self._guard_against_negative_transfer(X, Y, sample_weight)
@@ -221,6 +206,10 @@ class TransferMixin(NegativeTransferGuards):
         gradient from random weights), a share of 1, or ``"auto"`` with a
         strategy named by the user (``"auto"`` averages only what
         ``strategy="auto"`` chose). The classifier has no such parameter.
+        ``"auto"`` gives ``n / (n + MIN_ROWS_TO_FINE_TUNE)`` for ``n`` labelled
+        rows of the least labelled task: the probe, which holds the source,
+        counts as that many target rows (a sixth at 20 rows, a third at 50,
+        two thirds at 200).
         """
         share = getattr(self, "fine_tuned_share", 1.0)
         if (
@@ -230,7 +219,10 @@ class TransferMixin(NegativeTransferGuards):
             or (share == "auto" and self.strategy != "auto")
         ):
             return None
-        return auto_fine_tuned_share(Y) if share == "auto" else float(share)
+        if share == "auto":
+            n = _fewest_labels(Y)
+            return n / (n + MIN_ROWS_TO_FINE_TUNE)
+        return float(share)
 
     def _after_first_training(self, net):
         """Average the fine-tuned weights with the probe's (WiSE-FT).

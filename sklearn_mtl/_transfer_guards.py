@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from ._adaptive import FALLBACK_ALPHA
 from ._checks import mask_aware_split
 from ._rng import seeded_global_rng
+from ._scaling import TargetMoments
 from ._sources import resolve_source
 
 __all__ = [
@@ -114,11 +115,15 @@ class NegativeTransferGuards:
         for name, params in candidates.items():
             squared, weight = [], []
             for train, test in folds:
+                fold_params = params
                 if name == "lp_ft":  # the share of the rows it learns from
                     fold_share = self._fine_tuned_share("lp_ft", Y[train])
-                    params = {**params, "fine_tuned_share": fold_share}
+                    fold_params = {**params, "fine_tuned_share": fold_share}
                 model = clone(self).set_params(
-                    **params, compare_with_scratch=False, verbose=0, warm_start=False
+                    **fold_params,
+                    compare_with_scratch=False,
+                    verbose=0,
+                    warm_start=False,
                 )
                 _prepare_inner(self, model)
                 model.fit(X[train], Y[train], sample_weight=sample_weight[train])
@@ -302,16 +307,7 @@ def _mean_errors(Y_train, Y_test, sample_weight, spread):
     The labelled cells of ``Y_test`` in the order of :func:`_held_out_errors`,
     in units of ``spread``: the errors of a model that learnt nothing.
     """
-    labelled = ~np.isnan(Y_train)
-    weight = np.where(labelled, sample_weight[:, None], 0.0)
-    total = weight.sum(axis=0)
-    mean = (
-        np.where(labelled, Y_train, 0.0).T
-        @ sample_weight
-        / np.where(total > 0, total, 1.0)
-    )
-    unweighted = np.nanmean(np.where(labelled, Y_train, np.nan), axis=0)
-    mean = np.where(total > 0, mean, unweighted)  # every row of weight 0
+    mean = TargetMoments.of(Y_train, sample_weight).mean
     residual = (mean - Y_test) / spread
     return residual[~np.isnan(Y_test)] ** 2
 

@@ -272,6 +272,13 @@ def test_the_mean_baseline_is_each_tasks_weighted_training_mean():
     # means: task 0 (1 + 3 + 10) / 4 = 3.5, task 1 (10 + 40) / 3 = 50 / 3
     expected = [(3.5 / 2) ** 2, (50 / 3 / 5) ** 2, ((50 / 3 - 30) / 5) ** 2]
     np.testing.assert_allclose(_mean_errors(Y_train, Y_test, weight, spread), expected)
-    # rows of weight 0 only: the plain mean
-    zero = _mean_errors(Y_train, Y_test, np.zeros(3), spread)
-    np.testing.assert_allclose(zero[0], (3.0 / 2) ** 2)
+    # targets near float64's limit, whose weighted sum would overflow: the
+    # mean (0.2 + 0.6 + 2 * 1.0) / 4 = 0.7 in units of 1.5e308
+    unit = 1.5e308
+    huge = _mean_errors(
+        np.array([[0.2], [0.6], [1.0]]) * unit,
+        np.array([[0.0]]),
+        weight,
+        np.array([unit]),
+    )
+    np.testing.assert_allclose(huge, [0.7**2])
